@@ -1,0 +1,9 @@
+{
+  "targets": [
+    {
+      "target_name": "vifd_native",
+      "sources": ["native/tap.c", "native/poll.c", "native/addon.c"],
+      "cflags": ["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"]
+    }
+  ]
+}
