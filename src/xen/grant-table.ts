@@ -1,0 +1,174 @@
+// Grant tables, version 1 (xen/include/public/grant_table.h).
+//
+// Each domain owns a table of 8-byte entries {flags u16, domid u16, frame u32} that it writes
+// itself; the hypervisor side (map, unmap, copy) validates an entry on every use exactly as Xen
+// does: ref in range, type permit_access, granted to the caller's domid, readonly respected,
+// frame inside the granting domain's memory, copies never crossing a page.
+
+import { PAGE_SIZE } from '../protocol/ring.js';
+import { GNTST, GrantError, XenError } from './errors.js';
+import type { GuestMemory } from './guest-memory.js';
+
+export const GTF_invalid = 0;
+export const GTF_permit_access = 1;
+export const GTF_type_mask = 3;
+export const GTF_readonly = 1 << 2;
+export const GTF_reading = 1 << 3;
+export const GTF_writing = 1 << 4;
+
+/** GNTTAB_NR_RESERVED_ENTRIES: ref 0 is the console, ref 1 the xenstore page. */
+export const GNTTAB_NR_RESERVED_ENTRIES = 8;
+const ENTRY_SIZE = 8;
+
+export interface GrantEntry { flags: number; domid: number; frame: number }
+
+/** A live mapping of a foreign page; the page view must not be used after unmap(). */
+export interface GrantMapping {
+  readonly ref: number;
+  readonly writable: boolean;
+  readonly page: Uint8Array;
+  unmap(): void;
+}
+
+export class GrantTable {
+  /** The shared frames guests write their entries into. */
+  readonly entries: DataView;
+  private readonly readers: Uint16Array;
+  private readonly writers: Uint16Array;
+  private readonly freeRefs: number[] = [];
+
+  constructor(readonly owner: number, readonly memory: GuestMemory, readonly nrEntries = 4096) {
+    this.entries = new DataView(new SharedArrayBuffer(nrEntries * ENTRY_SIZE));
+    this.readers = new Uint16Array(nrEntries);
+    this.writers = new Uint16Array(nrEntries);
+    for (let ref = nrEntries - 1; ref >= GNTTAB_NR_RESERVED_ENTRIES; ref--) this.freeRefs.push(ref);
+  }
+
+  // --- the granting domain's side (what gnttab_grant_foreign_access does in a guest kernel)
+
+  /** Claims a free ref and grants `domid` access to `frame`. */
+  grantAccess(domid: number, frame: number, readonly: boolean): number {
+    const ref = this.freeRefs.pop();
+    if (ref === undefined) throw new XenError('ENOSPC', `domain ${this.owner}: grant table full`);
+    this.writeEntry(ref, { domid, frame, flags: GTF_permit_access | (readonly ? GTF_readonly : 0) });
+    return ref;
+  }
+
+  /** gnttab_end_foreign_access_ref: fails (returns false) while the grantee still has it mapped. */
+  endAccess(ref: number): boolean {
+    this.checkRef(ref);
+    if (this.isInUse(ref)) return false;
+    this.entries.setUint16(ref * ENTRY_SIZE, GTF_invalid, true);
+    return true;
+  }
+
+  /** Ends access and returns the ref to the free list; false (ref kept) while still mapped. */
+  releaseRef(ref: number): boolean {
+    if (!this.endAccess(ref)) return false;
+    this.freeRefs.push(ref);
+    return true;
+  }
+
+  isInUse(ref: number): boolean {
+    return this.readers[ref]! > 0 || this.writers[ref]! > 0;
+  }
+
+  /** Raw entry write, as a guest may do with any bytes it likes (tests use it to misbehave). */
+  writeEntry(ref: number, e: GrantEntry): void {
+    this.checkRef(ref);
+    const at = ref * ENTRY_SIZE;
+    this.entries.setUint16(at + 2, e.domid, true);
+    this.entries.setUint32(at + 4, e.frame >>> 0, true);
+    this.entries.setUint16(at, e.flags | this.busyFlags(ref), true);
+  }
+
+  readEntry(ref: number): GrantEntry {
+    this.checkRef(ref);
+    const at = ref * ENTRY_SIZE;
+    return {
+      flags: this.entries.getUint16(at, true),
+      domid: this.entries.getUint16(at + 2, true),
+      frame: this.entries.getUint32(at + 4, true),
+    };
+  }
+
+  get freeCount(): number {
+    return this.freeRefs.length;
+  }
+
+  // --- the hypervisor's side (GNTTABOP_map_grant_ref / unmap / copy), called by the grantee
+
+  map(grantee: number, ref: number, writable: boolean): GrantMapping {
+    const page = this.validate(grantee, ref, writable, 'map');
+    const counts = writable ? this.writers : this.readers;
+    counts[ref] = counts[ref]! + 1;
+    this.refreshBusy(ref);
+    let mapped = true;
+    return {
+      ref,
+      writable,
+      page,
+      unmap: () => {
+        if (!mapped) return;
+        mapped = false;
+        counts[ref] = counts[ref]! - 1;
+        this.refreshBusy(ref);
+      },
+    };
+  }
+
+  /** GNTTABOP_copy with a source gref: foreign page bytes → `dst`. Returns a GNTST status. */
+  copyFrom(grantee: number, ref: number, offset: number, dst: Uint8Array, dstOffset: number, len: number): number {
+    if (offset + len > PAGE_SIZE || dstOffset + len > dst.byteLength) return GNTST.bad_copy_arg;
+    const status = this.check(grantee, ref, false);
+    if (status !== GNTST.okay) return status;
+    const e = this.readEntry(ref);
+    dst.set(this.memory.page(e.frame).subarray(offset, offset + len), dstOffset);
+    return GNTST.okay;
+  }
+
+  /** GNTTABOP_copy with a destination gref: `src` → foreign page bytes. Returns a GNTST status. */
+  copyTo(grantee: number, ref: number, offset: number, src: Uint8Array, srcOffset: number, len: number): number {
+    if (offset + len > PAGE_SIZE || srcOffset + len > src.byteLength) return GNTST.bad_copy_arg;
+    const status = this.check(grantee, ref, true);
+    if (status !== GNTST.okay) return status;
+    const e = this.readEntry(ref);
+    this.memory.page(e.frame).set(src.subarray(srcOffset, srcOffset + len), offset);
+    return GNTST.okay;
+  }
+
+  private validate(grantee: number, ref: number, writable: boolean, op: string): Uint8Array {
+    const status = this.check(grantee, ref, writable);
+    if (status !== GNTST.okay) {
+      throw new GrantError(status, `domain ${grantee}: ${op} of domain ${this.owner}'s grant ref ${ref}`);
+    }
+    return this.memory.page(this.readEntry(ref).frame);
+  }
+
+  /** Validates one use of an entry, reading it once. */
+  private check(grantee: number, ref: number, writable: boolean): number {
+    if (!Number.isInteger(ref) || ref < 0 || ref >= this.nrEntries) return GNTST.bad_gntref;
+    const e = this.readEntry(ref);
+    if ((e.flags & GTF_type_mask) !== GTF_permit_access) return GNTST.bad_gntref;
+    if (e.domid !== grantee) return GNTST.permission_denied;
+    if (writable && e.flags & GTF_readonly) return GNTST.permission_denied;
+    if (!this.memory.isValidFrame(e.frame)) return GNTST.bad_page;
+    return GNTST.okay;
+  }
+
+  private busyFlags(ref: number): number {
+    return (this.readers[ref]! > 0 ? GTF_reading : 0) | (this.writers[ref]! > 0 ? GTF_writing : 0);
+  }
+
+  private refreshBusy(ref: number): void {
+    const at = ref * ENTRY_SIZE;
+    const flags = this.entries.getUint16(at, true) & ~(GTF_reading | GTF_writing);
+    this.entries.setUint16(at, flags | this.busyFlags(ref), true);
+  }
+
+  private checkRef(ref: number): void {
+    if (!Number.isInteger(ref) || ref < 0 || ref >= this.nrEntries) {
+      throw new XenError('EINVAL', `domain ${this.owner}: grant ref ${ref} out of range`);
+    }
+  }
+}

@@ -1,0 +1,71 @@
+// A domain's pseudo-physical memory: 4 KiB pages addressed by GFN, backed by SharedArrayBuffers
+// so a datapath worker thread can later see the same bytes. Pages come from chunks allocated on
+// demand; an untouched page costs address space only, not resident memory.
+
+import { PAGE_SIZE } from '../protocol/ring.js';
+import { XenError } from './errors.js';
+
+const PAGES_PER_CHUNK = 256;
+
+export class GuestMemory {
+  private readonly chunks: SharedArrayBuffer[] = [];
+  private readonly views = new Map<number, Uint8Array>();
+  private readonly free: number[] = [];
+  private readonly freeSet = new Set<number>();
+  private next = 0;
+
+  /** `maxPages` bounds what one domain can take, like a domain's memory size. */
+  constructor(readonly domid: number, readonly maxPages = 64 * 1024) {}
+
+  allocPage(): number {
+    const reused = this.free.pop();
+    if (reused !== undefined) {
+      this.freeSet.delete(reused);
+      this.pageView(reused).fill(0);
+      return reused;
+    }
+    if (this.next >= this.maxPages) {
+      throw new XenError('ENOMEM', `domain ${this.domid}: out of guest memory (${this.maxPages} pages)`);
+    }
+    const gfn = this.next++;
+    if (Math.floor(gfn / PAGES_PER_CHUNK) >= this.chunks.length) {
+      this.chunks.push(new SharedArrayBuffer(PAGES_PER_CHUNK * PAGE_SIZE));
+    }
+    return gfn;
+  }
+
+  freePage(gfn: number): void {
+    if (!this.isAllocated(gfn)) throw new XenError('EINVAL', `domain ${this.domid}: gfn ${gfn} is not allocated`);
+    this.free.push(gfn);
+    this.freeSet.add(gfn);
+  }
+
+  isAllocated(gfn: number): boolean {
+    return Number.isInteger(gfn) && gfn >= 0 && gfn < this.next && !this.freeSet.has(gfn);
+  }
+
+  /** Whether a frame number names memory this domain has at all (freed pages still exist). */
+  isValidFrame(gfn: number): boolean {
+    return Number.isInteger(gfn) && gfn >= 0 && gfn < this.next;
+  }
+
+  /** The page's bytes. Callers outside the owning domain get pages only through grant operations. */
+  page(gfn: number): Uint8Array {
+    if (!this.isValidFrame(gfn)) throw new XenError('EINVAL', `domain ${this.domid}: no page at gfn ${gfn}`);
+    return this.pageView(gfn);
+  }
+
+  get pagesInUse(): number {
+    return this.next - this.free.length;
+  }
+
+  private pageView(gfn: number): Uint8Array {
+    let v = this.views.get(gfn);
+    if (!v) {
+      const chunk = this.chunks[Math.floor(gfn / PAGES_PER_CHUNK)]!;
+      v = new Uint8Array(chunk, (gfn % PAGES_PER_CHUNK) * PAGE_SIZE, PAGE_SIZE);
+      this.views.set(gfn, v);
+    }
+    return v;
+  }
+}
