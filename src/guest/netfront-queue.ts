@@ -1,0 +1,628 @@
+// The data plane of a netfront (Linux's struct netfront_queue): the tx and rx rings, the grants
+// and pages behind them, the event channel, and netfront's distrust of what the backend writes.
+//
+// TX: one slot per frame. The frame is copied into a page owned by its tx id, granted read-only,
+// and the grant is ended when the response arrives; a grant the backend still has mapped then
+// means the backend is broken. RX: every ring slot holds one zeroed page granted writable; a
+// response's slot position (not its id) names the buffer, as in Linux.
+//
+// Every response is copied out of the shared page once (XSA-155) and the producer index is read
+// once per batch. A backend that breaks the protocol marks the device broken ("Disabled for
+// further use"): from then on nothing is read, sent or notified until teardown.
+
+import { FrontRing, PAGE_SIZE, SharedRing, wrapSub } from '../protocol/ring.js';
+import {
+  ETH_HLEN, NET_RX_RING_SIZE, NET_TX_RING_SIZE, NETIF_RSP_NULL, NETIF_RSP_OKAY, NETRXF_csum_blank,
+  NETRXF_data_validated, NETRXF_extra_info, NETRXF_more_data, RX_SLOT_SIZE, TX_SLOT_SIZE,
+  XEN_NETIF_EXTRA_FLAG_MORE, XEN_NETIF_EXTRA_TYPE_GSO, XEN_NETIF_EXTRA_TYPE_MAX, XEN_NETIF_GSO_TYPE_TCPV4,
+  XEN_NETIF_GSO_TYPE_TCPV6, XEN_NETIF_NR_SLOTS_MIN, readRxResponse, readTxResponse, writeRxRequest,
+  writeTxRequest,
+} from '../protocol/netif.js';
+import type { Domain } from '../xen/domain.js';
+import type { EventChannels } from '../xen/event-channel.js';
+import { errorText, type GuestLog } from './xs.js';
+
+/** Linux netfront's RX_COPY_THRESHOLD: a first slot this small earns the packet one more slot. */
+const RX_COPY_THRESHOLD = 256;
+/** Rounds of tx-gc + rx-poll per upcall before yielding to the rest of the process. */
+const ROUNDS_PER_UPCALL = 64;
+
+export interface NetfrontCounters {
+  rxPackets: number;
+  rxBytes: number;
+  /** Responses that broke the protocol (bad status/offset, bad extras, too many slots): packet dropped. */
+  rxErrors: number;
+  /** Well-formed packets nobody could use (runt frames, no receiver). */
+  rxDropped: number;
+  /** Tx responses with NETIF_RSP_OKAY, and their bytes. */
+  txPackets: number;
+  txBytes: number;
+  /** Tx responses with an error status. */
+  txErrors: number;
+  /** Frames refused by send() because the device was not usable (not connected, broken, no grant). */
+  txDropped: number;
+}
+
+export function newCounters(): NetfrontCounters {
+  return { rxPackets: 0, rxBytes: 0, rxErrors: 0, rxDropped: 0, txPackets: 0, txBytes: 0, txErrors: 0, txDropped: 0 };
+}
+
+export interface RxInfo {
+  /** NETRXF_csum_blank: the L4 checksum was never filled in. */
+  csumBlank: boolean;
+  /** NETRXF_data_validated: the backend vouches for the checksum. */
+  dataValidated: boolean;
+  slots: number;
+  gso?: { size: number; type: number };
+}
+
+/** A tx request pushed verbatim, for tests of how a backend treats a misbehaving frontend. */
+export interface RawTxRequest {
+  /** Omitted: a page of this request's own, holding `data` at `offset`, is granted read-only. */
+  gref?: number;
+  offset?: number;
+  size: number;
+  flags?: number;
+  /** Omitted: a free id. Given: must be < 256 and not pending. */
+  id?: number;
+  data?: Uint8Array;
+}
+
+/** Raw bytes of an extra-info slot (8 bytes used); the backend answers it with NETIF_RSP_NULL. */
+export interface RawTxExtra {
+  extra: Uint8Array;
+}
+
+export interface TxResult {
+  id: number;
+  status: number;
+}
+
+/** A grant the backend still had mapped at teardown: its page may only be freed once it is released. */
+export interface Leftover {
+  ref: number;
+  gfn: number;
+  what: string;
+}
+
+export interface QueueHooks {
+  onFrames(frames: Array<{ frame: Uint8Array; info: RxInfo }>): void;
+  onBroken(reason: string): void;
+  log: GuestLog;
+}
+
+interface TxSlot {
+  /** The grant netfront made for this request, ended when the response arrives; null for a foreign gref. */
+  gref: number | null;
+  size: number;
+  settle?: { resolve: (r: TxResult) => void; reject: (e: Error) => void };
+}
+
+interface RxBuf {
+  gfn: number;
+  gref: number;
+}
+
+export interface RingInfo {
+  reqProd: number;
+  reqProdPvt: number;
+  reqEvent: number;
+  rspProd: number;
+  rspCons: number;
+  rspEvent: number;
+  /** Requests pushed that have no response yet. */
+  inFlight: number;
+}
+
+export interface QueueInfo {
+  txRingRef: number;
+  rxRingRef: number;
+  port: number;
+  tx: RingInfo;
+  rx: RingInfo;
+}
+
+export class NetfrontQueue {
+  readonly txRingRef: number;
+  readonly rxRingRef: number;
+  readonly port: number;
+  broken: string | null = null;
+
+  private readonly tx: FrontRing;
+  private readonly rx: FrontRing;
+  private readonly txRingGfn: number;
+  private readonly rxRingGfn: number;
+  private readonly txPages: Array<number | undefined> = [];
+  private readonly txPending: Array<TxSlot | null> = new Array(NET_TX_RING_SIZE).fill(null);
+  private readonly txFreeIds: number[] = [];
+  /** Tx grants the backend kept mapped after answering: their pages are never reused. */
+  private readonly txStuck: Leftover[] = [];
+  private readonly rxSlots: Array<RxBuf | null> = new Array(NET_RX_RING_SIZE).fill(null);
+  private readonly rxAll = new Set<RxBuf>();
+  private stopped = false;
+  private yieldScheduled = false;
+
+  /**
+   * Allocates and grants both ring pages, fills the rx ring and allocates the event channel.
+   * On failure everything taken so far is given back before the error is thrown.
+   */
+  static create(domain: Domain, backendId: number, evtchn: EventChannels, counters: NetfrontCounters,
+    hooks: QueueHooks): NetfrontQueue {
+    const undo: Array<() => void> = [];
+    try {
+      const ring = (what: string) => {
+        const gfn = domain.memory.allocPage();
+        undo.push(() => domain.memory.freePage(gfn));
+        new SharedRing(domain.memory.page(gfn), what === 'tx' ? TX_SLOT_SIZE : RX_SLOT_SIZE).init();
+        const ref = domain.grants.grantAccess(backendId, gfn, false);
+        undo.push(() => domain.grants.releaseRef(ref));
+        return { gfn, ref };
+      };
+      const tx = ring('tx');
+      const rx = ring('rx');
+      const port = evtchn.allocUnbound(domain.domid, backendId);
+      undo.push(() => evtchn.close(domain.domid, port));
+      const q = new NetfrontQueue(domain, backendId, evtchn, counters, hooks, tx, rx, port);
+      q.fillRx();
+      evtchn.setHandler(domain.domid, port, () => q.upcall());
+      return q;
+    } catch (err) {
+      for (const step of undo.reverse()) {
+        try { step(); } catch { /* keep undoing the rest */ }
+      }
+      throw err;
+    }
+  }
+
+  private constructor(private readonly domain: Domain, private readonly backendId: number,
+    private readonly evtchn: EventChannels, private readonly counters: NetfrontCounters,
+    private readonly hooks: QueueHooks, txRing: { gfn: number; ref: number }, rxRing: { gfn: number; ref: number },
+    port: number) {
+    this.txRingGfn = txRing.gfn;
+    this.txRingRef = txRing.ref;
+    this.rxRingGfn = rxRing.gfn;
+    this.rxRingRef = rxRing.ref;
+    this.port = port;
+    this.tx = new FrontRing(new SharedRing(domain.memory.page(txRing.gfn), TX_SLOT_SIZE));
+    this.rx = new FrontRing(new SharedRing(domain.memory.page(rxRing.gfn), RX_SLOT_SIZE));
+    for (let id = NET_TX_RING_SIZE - 1; id >= 0; id--) this.txFreeIds.push(id);
+  }
+
+  get usable(): boolean {
+    return !this.stopped && this.broken === null;
+  }
+
+  // --- transmit
+
+  /** Queues one frame in one slot; false when the ring (or the id space) is full. */
+  send(frame: Uint8Array, flags: number): boolean {
+    if (frame.length < ETH_HLEN || frame.length > PAGE_SIZE) {
+      throw new RangeError(`frame of ${frame.length} bytes cannot go in one tx slot (${ETH_HLEN}..${PAGE_SIZE})`);
+    }
+    if (!this.usable) {
+      this.counters.txDropped++;
+      return false;
+    }
+    if (this.tx.freeRequests() === 0 || this.txFreeIds.length === 0) return false;
+    const id = this.txFreeIds.pop()!;
+    let gref: number;
+    try {
+      const gfn = this.txPage(id);
+      this.domain.memory.page(gfn).set(frame, 0);
+      gref = this.domain.grants.grantAccess(this.backendId, gfn, true);
+    } catch (err) {
+      this.txFreeIds.push(id);
+      this.counters.txDropped++;
+      this.hooks.log(`tx: no grant for a frame: ${errorText(err)}`);
+      return false;
+    }
+    this.txPending[id] = { gref, size: frame.length };
+    this.putTxRequest({ gref, offset: 0, flags, id, size: frame.length });
+    this.pushTx();
+    return true;
+  }
+
+  /** Pushes the given slots in one go and resolves with each request's response (null for extras). */
+  injectTx(slots: Array<RawTxRequest | RawTxExtra>): Promise<Array<TxResult | null>> {
+    if (!this.usable) return Promise.reject(new Error(`cannot inject tx requests: ${this.broken ?? 'queue stopped'}`));
+    if (slots.length > this.tx.freeRequests()) {
+      return Promise.reject(new Error(`cannot inject ${slots.length} tx slots: ${this.tx.freeRequests()} free`));
+    }
+    const results: Array<Promise<TxResult> | null> = [];
+    try {
+      for (const slot of slots) results.push('extra' in slot ? this.putTxExtra(slot.extra) : this.putRawTx(slot));
+    } catch (err) {
+      // The slots already written still get answered; nobody waits for them now.
+      for (const r of results) r?.catch(() => undefined);
+      return Promise.reject(err);
+    } finally {
+      // Whatever was written is pushed, so pending ids and the ring never disagree.
+      this.pushTx();
+    }
+    return Promise.all(results);
+  }
+
+  private putRawTx(req: RawTxRequest): Promise<TxResult> {
+    const id = req.id ?? this.txFreeIds[this.txFreeIds.length - 1];
+    if (id === undefined || !Number.isInteger(id) || id < 0 || id >= NET_TX_RING_SIZE || this.txPending[id]) {
+      throw new RangeError(`tx id ${id} is out of range or already pending`);
+    }
+    this.txFreeIds.splice(this.txFreeIds.lastIndexOf(id), 1);
+    const offset = req.offset ?? 0;
+    let own: number | null = null;
+    if (req.gref === undefined) {
+      const gfn = this.txPage(id);
+      const page = this.domain.memory.page(gfn);
+      page.fill(0);
+      if (req.data) page.set(req.data.subarray(0, Math.max(0, PAGE_SIZE - offset)), Math.min(offset, PAGE_SIZE));
+      try {
+        own = this.domain.grants.grantAccess(this.backendId, gfn, true);
+      } catch (err) {
+        this.txFreeIds.push(id);
+        throw err;
+      }
+    }
+    return new Promise<TxResult>((resolve, reject) => {
+      this.txPending[id] = { gref: own, size: req.size, settle: { resolve, reject } };
+      this.putTxRequest({ gref: own ?? req.gref!, offset, flags: req.flags ?? 0, id, size: req.size });
+    });
+  }
+
+  private putTxExtra(extra: Uint8Array): null {
+    const at = this.tx.sring.slotOffset(this.tx.reqProdPvt);
+    const slot = new Uint8Array(this.tx.sring.page.buffer, this.tx.sring.page.byteOffset + at, TX_SLOT_SIZE);
+    slot.fill(0);
+    slot.set(extra.subarray(0, TX_SLOT_SIZE));
+    this.tx.reqProdPvt = (this.tx.reqProdPvt + 1) >>> 0;
+    return null;
+  }
+
+  private putTxRequest(r: { gref: number; offset: number; flags: number; id: number; size: number }): void {
+    writeTxRequest(this.tx.sring.view, this.tx.sring.slotOffset(this.tx.reqProdPvt), r);
+    this.tx.reqProdPvt = (this.tx.reqProdPvt + 1) >>> 0;
+  }
+
+  private pushTx(): void {
+    if (this.tx.pushRequests()) this.notify();
+  }
+
+  private txPage(id: number): number {
+    let gfn = this.txPages[id];
+    if (gfn === undefined) {
+      gfn = this.domain.memory.allocPage();
+      this.txPages[id] = gfn;
+    }
+    return gfn;
+  }
+
+  // --- the event channel
+
+  private notify(): void {
+    try {
+      this.evtchn.send(this.domain.domid, this.port);
+    } catch (err) {
+      this.hooks.log(`notify on port ${this.port} failed: ${errorText(err)}`);
+    }
+  }
+
+  /** The upcall: never throws into the platform's dispatch. */
+  private upcall(): void {
+    try {
+      this.service();
+    } catch (err) {
+      this.markBroken(`upcall failed: ${errorText(err)}`);
+    }
+  }
+
+  /** For operators: look at both rings now and raise the backend's port, whatever the indices say. */
+  kick(): void {
+    if (!this.usable) return;
+    this.upcall();
+    this.notify();
+  }
+
+  /** Collects tx responses and receives packets until both rings are quiet (final checks armed). */
+  private service(): void {
+    for (let round = 0; round < ROUNDS_PER_UPCALL; round++) {
+      if (!this.usable) return;
+      this.txGc();
+      if (!this.usable) return;
+      if (!this.rxPoll()) return;
+    }
+    // A backend that never stops producing gets its share, not the whole process.
+    if (!this.yieldScheduled) {
+      this.yieldScheduled = true;
+      setImmediate(() => {
+        this.yieldScheduled = false;
+        this.upcall();
+      });
+    }
+  }
+
+  // --- what the backend sends back
+
+  private illegalResponses(ring: FrontRing, rp: number, which: string): string | null {
+    if (wrapSub(rp, ring.rspCons) <= ring.size) return null;
+    const back = wrapSub(ring.rspCons, rp);
+    return back <= ring.size
+      ? `Illegal number of responses on the ${which} ring: producer went backwards from ${ring.rspCons} to ${rp}`
+      : `Illegal number of responses on the ${which} ring: ${wrapSub(rp, ring.rspCons)}`;
+  }
+
+  /** xennet_tx_buf_gc */
+  private txGc(): void {
+    let more: boolean;
+    do {
+      const rp = this.tx.sring.rspProd;
+      const illegal = this.illegalResponses(this.tx, rp, 'tx');
+      if (illegal) return this.markBroken(illegal);
+      for (let cons = this.tx.rspCons; cons !== rp; cons = (cons + 1) >>> 0) {
+        const rsp = readTxResponse(this.tx.sring.view, this.tx.sring.slotOffset(cons));
+        if (rsp.status === NETIF_RSP_NULL) continue;
+        if (rsp.id >= this.tx.size) return this.markBroken(`Response has incorrect id (${rsp.id})`);
+        const slot = this.txPending[rsp.id];
+        if (!slot) return this.markBroken(`Response for inactive request (id ${rsp.id})`);
+        this.txPending[rsp.id] = null;
+        if (slot.gref !== null && !this.domain.grants.releaseRef(slot.gref)) {
+          this.txStuck.push({ ref: slot.gref, gfn: this.txPages[rsp.id]!, what: `tx buffer ${rsp.id}` });
+          slot.settle?.reject(new Error('Grant still in use by backend domain'));
+          return this.markBroken(`Grant still in use by backend domain (tx id ${rsp.id}, gref ${slot.gref})`);
+        }
+        this.txFreeIds.push(rsp.id);
+        if (rsp.status === NETIF_RSP_OKAY) {
+          this.counters.txPackets++;
+          this.counters.txBytes += slot.size;
+        } else {
+          this.counters.txErrors++;
+        }
+        slot.settle?.resolve({ id: rsp.id, status: rsp.status });
+      }
+      this.tx.rspCons = rp;
+      more = this.tx.finalCheckForResponses();
+    } while (more);
+  }
+
+  /** xennet_poll: one pass over the responses present; true if more arrived meanwhile. */
+  private rxPoll(): boolean {
+    const rp = this.rx.sring.rspProd;
+    const illegal = this.illegalResponses(this.rx, rp, 'rx');
+    if (illegal) {
+      this.markBroken(illegal);
+      return false;
+    }
+    const frames: Array<{ frame: Uint8Array; info: RxInfo }> = [];
+    const repost: RxBuf[] = [];
+    let i = this.rx.rspCons;
+    while (i !== rp) {
+      const pkt = this.rxPacket(i, rp, repost);
+      if (pkt.kind === 'fatal') {
+        this.markBroken(pkt.reason);
+        return false;
+      }
+      i = pkt.next;
+      if (pkt.kind === 'error') {
+        this.counters.rxErrors++;
+        this.hooks.log(`rx: dropped a packet: ${pkt.reason}`);
+      } else if (pkt.frame.length < ETH_HLEN) {
+        this.counters.rxDropped++;
+      } else {
+        this.counters.rxPackets++;
+        this.counters.rxBytes += pkt.frame.length;
+        frames.push({ frame: pkt.frame, info: pkt.info });
+      }
+    }
+    this.rx.rspCons = rp;
+    for (const buf of repost) this.postRx(buf);
+    if (this.rx.pushRequests()) this.notify();
+    if (frames.length > 0) this.hooks.onFrames(frames);
+    return this.usable && this.rx.finalCheckForResponses();
+  }
+
+  /**
+   * xennet_get_responses (+ get_extras): one packet starting at position `cons`. Buffers the
+   * backend never wrote into are reposted as they are; the others are re-granted zeroed.
+   */
+  private rxPacket(cons: number, rp: number, repost: RxBuf[]):
+    | { kind: 'fatal'; next: number; reason: string }
+    | { kind: 'error'; next: number; reason: string }
+    | { kind: 'frame'; next: number; frame: Uint8Array; info: RxInfo } {
+    const view = this.rx.sring.view;
+    const first = readRxResponse(view, this.rx.sring.slotOffset(cons));
+    const firstBuf = this.takeRx(cons);
+    let pos = cons;
+    let error: string | undefined;
+    let gso: RxInfo['gso'];
+
+    if (first.flags & NETRXF_extra_info) {
+      let more = true;
+      while (more) {
+        if (((pos + 1) >>> 0) === rp) {
+          error ??= 'Missing extra info';
+          break;
+        }
+        pos = (pos + 1) >>> 0;
+        const at = this.rx.sring.slotOffset(pos);
+        const type = view.getUint8(at);
+        const flags = view.getUint8(at + 1);
+        const gsoSize = view.getUint16(at + 2, true);
+        const gsoType = view.getUint8(at + 4);
+        const buf = this.takeRx(pos);
+        if (buf) repost.push(buf);
+        if (type === 0 || type >= XEN_NETIF_EXTRA_TYPE_MAX) error ??= `Invalid extra type: ${type}`;
+        else if (type === XEN_NETIF_EXTRA_TYPE_GSO) gso = { size: gsoSize, type: gsoType };
+        more = (flags & XEN_NETIF_EXTRA_FLAG_MORE) !== 0;
+      }
+    }
+
+    const max = XEN_NETIF_NR_SLOTS_MIN + (first.status <= RX_COPY_THRESHOLD ? 1 : 0);
+    const chunks: Uint8Array[] = [];
+    let rsp = first;
+    let buf = firstBuf;
+    let slots = 1;
+    for (;;) {
+      if (rsp.status < 0 || rsp.offset + rsp.status > PAGE_SIZE) {
+        error ??= `rx->offset: ${rsp.offset}, size: ${rsp.status}`;
+        if (buf) repost.push(buf);
+      } else if (!buf) {
+        error ??= `Bad rx response id ${rsp.id}`;
+      } else {
+        if (!this.domain.grants.endAccess(buf.gref)) {
+          // Still mapped: the buffer stays where teardown will find it (rxAll).
+          return { kind: 'fatal', next: pos, reason: `Grant still in use by backend domain (rx gref ${buf.gref})` };
+        }
+        const page = this.domain.memory.page(buf.gfn);
+        chunks.push(page.slice(rsp.offset, rsp.offset + rsp.status));
+        this.domain.grants.releaseRef(buf.gref);
+        if (this.regrantRx(buf)) repost.push(buf);
+      }
+      if (!(rsp.flags & NETRXF_more_data)) break;
+      if (((pos + 1) >>> 0) === rp) {
+        error ??= 'Need more slots';
+        break;
+      }
+      pos = (pos + 1) >>> 0;
+      rsp = readRxResponse(view, this.rx.sring.slotOffset(pos));
+      buf = this.takeRx(pos);
+      slots++;
+    }
+    const next = (pos + 1) >>> 0;
+    if (slots > max) error ??= `Too many slots (${slots} > ${max})`;
+    if (!error && gso) {
+      if (gso.size === 0) error = 'GSO size must not be zero.';
+      else if (gso.type !== XEN_NETIF_GSO_TYPE_TCPV4 && gso.type !== XEN_NETIF_GSO_TYPE_TCPV6) error = `Bad GSO type ${gso.type}.`;
+    }
+    if (error) return { kind: 'error', next, reason: error };
+    const frame = chunks.length === 1 ? chunks[0]! : concat(chunks);
+    const info: RxInfo = {
+      csumBlank: (first.flags & NETRXF_csum_blank) !== 0,
+      dataValidated: (first.flags & NETRXF_data_validated) !== 0,
+      slots,
+    };
+    if (gso) info.gso = gso;
+    return { kind: 'frame', next, frame, info };
+  }
+
+  private takeRx(pos: number): RxBuf | null {
+    const idx = pos & this.rx.sring.mask;
+    const buf = this.rxSlots[idx]!;
+    this.rxSlots[idx] = null;
+    return buf;
+  }
+
+  /** A fresh zeroed buffer under a new grant (Linux hands the backend a new page, never a used one). */
+  private regrantRx(buf: RxBuf): boolean {
+    this.domain.memory.page(buf.gfn).fill(0);
+    try {
+      buf.gref = this.domain.grants.grantAccess(this.backendId, buf.gfn, false);
+      return true;
+    } catch (err) {
+      this.rxAll.delete(buf);
+      this.domain.memory.freePage(buf.gfn);
+      this.hooks.log(`rx: could not re-grant a buffer, ring runs one short: ${errorText(err)}`);
+      return false;
+    }
+  }
+
+  /** Writes an rx request for `buf` at req_prod_pvt (id = slot index); pushed by the caller. */
+  private postRx(buf: RxBuf): void {
+    const pos = this.rx.reqProdPvt;
+    const idx = pos & this.rx.sring.mask;
+    this.rxSlots[idx] = buf;
+    writeRxRequest(this.rx.sring.view, this.rx.sring.slotOffset(pos), { id: idx, gref: buf.gref });
+    this.rx.reqProdPvt = (pos + 1) >>> 0;
+  }
+
+  /** xennet_alloc_rx_buffers at connect: one zeroed, writable-granted page per slot. */
+  private fillRx(): void {
+    while (wrapSub(this.rx.reqProdPvt, this.rx.rspCons) < this.rx.size) {
+      const gfn = this.domain.memory.allocPage();
+      let gref: number;
+      try {
+        gref = this.domain.grants.grantAccess(this.backendId, gfn, false);
+      } catch (err) {
+        this.domain.memory.freePage(gfn);
+        throw err;
+      }
+      const buf = { gfn, gref };
+      this.rxAll.add(buf);
+      this.postRx(buf);
+    }
+    this.rx.pushRequests();
+  }
+
+  // --- broken and teardown
+
+  markBroken(reason: string): void {
+    if (this.broken !== null) return;
+    this.broken = reason;
+    this.hooks.log(`${reason}; Disabled for further use`);
+    this.rejectPending(`device broken: ${reason}`);
+    this.hooks.onBroken(reason);
+  }
+
+  private rejectPending(why: string): void {
+    for (const slot of this.txPending) slot?.settle?.reject(new Error(why));
+    for (const slot of this.txPending) if (slot) slot.settle = undefined;
+  }
+
+  /**
+   * Stops the queue for good: closes the port, ends every grant and frees every page it can.
+   * Grants the backend still has mapped are returned with their pages, for the caller to retry.
+   */
+  teardown(): Leftover[] {
+    if (this.stopped) return [];
+    this.stopped = true;
+    this.rejectPending('device torn down');
+    try {
+      this.evtchn.setHandler(this.domain.domid, this.port, null);
+      this.evtchn.close(this.domain.domid, this.port);
+    } catch (err) {
+      this.hooks.log(`closing port ${this.port} failed: ${errorText(err)}`);
+    }
+    const left: Leftover[] = [];
+    const release = (ref: number, gfn: number, what: string) => {
+      if (this.domain.grants.releaseRef(ref)) this.domain.memory.freePage(gfn);
+      else left.push({ ref, gfn, what });
+    };
+    const stuckPages = new Set<number>();
+    for (const s of this.txStuck) {
+      left.push(s);
+      stuckPages.add(s.gfn);
+    }
+    this.txPending.forEach((slot, id) => {
+      if (slot?.gref === null || !slot) return;
+      if (this.domain.grants.releaseRef(slot.gref)) return;
+      left.push({ ref: slot.gref, gfn: this.txPages[id]!, what: `tx buffer ${id}` });
+      stuckPages.add(this.txPages[id]!);
+    });
+    for (const gfn of this.txPages) if (gfn !== undefined && !stuckPages.has(gfn)) this.domain.memory.freePage(gfn);
+    for (const buf of this.rxAll) release(buf.gref, buf.gfn, `rx buffer gref ${buf.gref}`);
+    this.rxAll.clear();
+    release(this.txRingRef, this.txRingGfn, 'tx ring');
+    release(this.rxRingRef, this.rxRingGfn, 'rx ring');
+    return left;
+  }
+
+  info(): QueueInfo {
+    const ring = (r: FrontRing): RingInfo => ({
+      reqProd: r.sring.reqProd,
+      reqProdPvt: r.reqProdPvt,
+      reqEvent: r.sring.reqEvent,
+      rspProd: r.sring.rspProd,
+      rspCons: r.rspCons,
+      rspEvent: r.sring.rspEvent,
+      inFlight: wrapSub(r.reqProdPvt, r.rspCons),
+    });
+    return { txRingRef: this.txRingRef, rxRingRef: this.rxRingRef, port: this.port, tx: ring(this.tx), rx: ring(this.rx) };
+  }
+}
+
+function concat(chunks: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.length;
+  }
+  return out;
+}
