@@ -32,7 +32,7 @@ static void on_readable(uv_poll_t *poll, int status, int events)
     }
     napi_open_handle_scope(w->env, &scope);
     napi_get_reference_value(w->env, w->callback, &cb);
-    napi_get_undefined(w->env, &recv);
+    napi_get_global(w->env, &recv);
     napi_create_int32(w->env, status, &arg);
     napi_make_callback(w->env, w->async, recv, cb, 1, &arg, &result);
     napi_close_handle_scope(w->env, scope);

@@ -147,7 +147,7 @@ export class EventChannels {
           p.handler(port);
         } catch (err) {
           // One domain's broken handler must not stop upcalls to the others.
-          process.emitWarning(`event channel upcall for domain ${domid} port ${port} failed: ${String(err)}`);
+          process.emitWarning(`event channel upcall for domain ${domid} port ${port} failed: ${err instanceof Error ? err.stack : String(err)}`);
         }
       }
     }

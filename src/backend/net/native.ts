@@ -1,0 +1,38 @@
+// Loads the N-API addon built by node-gyp at install time (build/Release/vifd_native.node).
+
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export interface TapHandle { fd: number; ifname: string }
+
+export interface NativeAddon {
+  tapOpen(name: string, vnetHdr: boolean): TapHandle;
+  /** Bytes read, or -errno (-11 EAGAIN when nothing is pending). */
+  tapRead(fd: number, buf: Uint8Array): number;
+  /** Bytes written, or -errno. */
+  tapWrite(fd: number, buf: Uint8Array): number;
+  close(fd: number): void;
+  linkSetUp(ifname: string, up: boolean): void;
+  pollStart(fd: number, onReadable: (status: number) => void): unknown;
+  pollStop(handle: unknown): void;
+}
+
+export const EAGAIN = 11;
+
+let addon: NativeAddon | undefined;
+
+export function native(): NativeAddon {
+  if (addon) return addon;
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 6; i++) {
+    const candidate = join(dir, 'build', 'Release', 'vifd_native.node');
+    if (existsSync(candidate)) {
+      addon = createRequire(import.meta.url)(candidate) as NativeAddon;
+      return addon;
+    }
+    dir = resolve(dir, '..');
+  }
+  throw new Error('native addon build/Release/vifd_native.node not found: run npm install (node-gyp rebuild)');
+}

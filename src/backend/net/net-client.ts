@@ -1,0 +1,17 @@
+// The host side of a vif: where frames the guest sends go, and where frames for the guest come
+// from (QEMU's NetClientState peer). A tap is one; others (socket backends, hubs) plug in the
+// same way.
+
+export type FrameReceiver = (frame: Uint8Array) => void;
+
+export interface NetClient {
+  readonly id: string;
+  readonly type: string;
+  /** Frames from the host towards the guest are handed to `fn`. */
+  setReceiver(fn: FrameReceiver | null): void;
+  /** A frame from the guest towards the host; false if it was dropped. */
+  send(frame: Uint8Array): boolean;
+  /** One line for `info network`. */
+  describe(): string;
+  close(): void;
+}

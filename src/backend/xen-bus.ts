@@ -1,0 +1,116 @@
+// The Xen bus of the backend domain (QEMU's xen-bus): one privileged xenstore connection shared
+// by its devices, watch dispatch by token, the registry of backend instances keyed by
+// (type, frontend, devid), and deferred cleanup of devices that went offline.
+
+import { EventEmitter } from 'node:events';
+import { Logger } from '../common/log.js';
+import type { EventChannels } from '../xen/event-channel.js';
+import type { GrantTable } from '../xen/grant-table.js';
+import type { XsConnection } from '../xen/xenstore/index.js';
+import type { XenDevice } from './xen-device.js';
+import { deviceName, type DeviceAddress } from './xen-paths.js';
+
+export type StateSide = 'backend' | 'frontend';
+
+export interface XenBusEvents {
+  /** A device's backend or frontend state changed. */
+  'state-changed': [dev: XenDevice, side: StateSide];
+  /** A device was destroyed (after unplug, or by a toolstack setting online=0). */
+  'device-destroyed': [dev: XenDevice];
+}
+
+/** What backends need from the hypervisor: the frontends' grant tables and event channels. */
+export interface Hypervisor {
+  grantTable(domid: number): GrantTable;
+  readonly evtchn: EventChannels;
+}
+
+export class XenBus extends EventEmitter<XenBusEvents> {
+  private readonly devices = new Map<string, XenDevice>();
+  private readonly watches = new Map<string, { path: string; handler: () => void }>();
+  private nextToken = 1;
+  private cleanupScheduled = false;
+  private readonly log = new Logger('xen-bus');
+
+  constructor(readonly xs: XsConnection, readonly hypervisor: Hypervisor, readonly backendDomid = 0) {
+    super();
+    xs.onWatchEvent = (_path, token) => this.dispatchWatch(token);
+  }
+
+  exists(a: Pick<DeviceAddress, 'type' | 'frontendId' | 'devid'>): boolean {
+    return this.devices.has(`${a.type}/${a.frontendId}/${a.devid}`);
+  }
+
+  /** Registers and realizes; an instance for the same (type, frontend, devid) is refused. */
+  plug(dev: XenDevice, opts: { toolstackCreated?: boolean } = {}): void {
+    const key = deviceName(dev.address);
+    if (this.devices.has(key)) throw new Error(`backend ${key} already exists`);
+    this.devices.set(key, dev);
+    try {
+      dev.realize(opts);
+    } catch (err) {
+      this.devices.delete(key);
+      throw err;
+    }
+  }
+
+  list(): XenDevice[] {
+    return [...this.devices.values()];
+  }
+
+  watch(path: string, handler: () => void): string {
+    const token = `vifd-${this.nextToken++}`;
+    this.watches.set(token, { path, handler });
+    this.xs.watch(path, token);
+    return token;
+  }
+
+  unwatch(token: string): void {
+    const w = this.watches.get(token);
+    if (!w) return;
+    this.watches.delete(token);
+    try {
+      this.xs.unwatch(w.path, token);
+    } catch (err) {
+      this.log.warn(`unwatch ${w.path} failed: ${(err as Error).message}`);
+    }
+  }
+
+  stateChanged(dev: XenDevice, side: StateSide): void {
+    this.emit('state-changed', dev, side);
+  }
+
+  /** Destruction is deferred to a later turn: nothing frees itself inside its own watch callback. */
+  scheduleCleanup(): void {
+    if (this.cleanupScheduled) return;
+    this.cleanupScheduled = true;
+    setImmediate(() => {
+      this.cleanupScheduled = false;
+      for (const [key, dev] of this.devices) {
+        if (!dev.inactive) continue;
+        this.devices.delete(key);
+        dev.destroy();
+        this.emit('device-destroyed', dev);
+      }
+    });
+  }
+
+  /** Destroys every device at once (server exit): directories removed, taps closed. */
+  destroyAll(): void {
+    for (const [key, dev] of this.devices) {
+      this.devices.delete(key);
+      dev.destroy();
+      this.emit('device-destroyed', dev);
+    }
+  }
+
+  private dispatchWatch(token: string): void {
+    const w = this.watches.get(token);
+    if (!w) return;
+    try {
+      w.handler();
+    } catch (err) {
+      this.log.error(`watch ${token} handler failed: ${(err as Error).stack ?? String(err)}`);
+    }
+  }
+}

@@ -1,0 +1,259 @@
+// A Xen backend device (QEMU's XenDevice): its xenstore directories, the backend state machine
+// driven by the frontend's state, `online`, and deferred destruction.
+//
+// Backend states walk legal single steps towards a target (netback's set_backend_state):
+//
+//   Unknown/Initialising ──► InitWait ──► Connected
+//            │                  │  ▲          │
+//            │                  ▼  │          ▼
+//            └──────────────► Closing ◄───────┘
+//                               │
+//                               ▼
+//                             Closed ──(frontend re-initialises, online)──► InitWait
+//
+// Unplug (device_del or a toolstack) writes `online`=0 and `state`=Closing in one transaction;
+// the backend watch then waits for the frontend to close (or closes at once if it never became
+// active), and a device that is offline and Closed is destroyed by the bus, later, never from
+// inside its own callback.
+
+import { Logger } from '../common/log.js';
+import { XenbusState, xenbusStateName, parseXenbusState, type XenbusStateValue } from '../protocol/xenbus.js';
+import { exists, withTransaction } from '../xen/xenstore/index.js';
+import type { XenBus } from './xen-bus.js';
+import { backendPath, deviceName, errorPath, frontendPath, type DeviceAddress } from './xen-paths.js';
+
+const S = XenbusState;
+
+/** The next single step from `from` towards `target`, or null when there is none. */
+function nextStep(from: XenbusStateValue, target: XenbusStateValue): XenbusStateValue | null {
+  if (from === target) return null;
+  switch (target) {
+    case S.InitWait:
+      return from === S.Unknown || from === S.Initialising || from === S.Closed ? S.InitWait : null;
+    case S.Connected:
+      return from === S.InitWait || from === S.Initialised ? S.Connected : null;
+    case S.Closing:
+      return from === S.Closed ? null : S.Closing;
+    case S.Closed:
+      return from === S.InitWait || from === S.Connected || from === S.Initialised ? S.Closing : S.Closed;
+    default:
+      return target;
+  }
+}
+
+export type DeviceLifecycleListener = (dev: XenDevice) => void;
+
+export abstract class XenDevice {
+  readonly backendPath: string;
+  readonly frontendPath: string;
+  readonly name: string;
+  protected readonly log: Logger;
+  backendState: XenbusStateValue = S.Unknown;
+  frontendState: XenbusStateValue = S.Unknown;
+  online = false;
+  /** Marked when offline and closed; the bus destroys it on its next cleanup. */
+  inactive = false;
+  destroyed = false;
+  private readonly watchTokens: string[] = [];
+  private readonly destroyListeners: DeviceLifecycleListener[] = [];
+
+  constructor(readonly bus: XenBus, readonly address: DeviceAddress, label: string) {
+    this.backendPath = backendPath(address);
+    this.frontendPath = frontendPath(address);
+    this.name = deviceName(address);
+    this.log = new Logger(`${label} ${this.name}`);
+  }
+
+  get xs() {
+    return this.bus.xs;
+  }
+
+  /** Device-specific realize: keys beyond the generic ones (QEMU's XenDeviceClass.realize). */
+  protected abstract realizeDevice(): void;
+  /** Called when the frontend is Connected; throws with the reason on failure. */
+  protected abstract connect(): void;
+  /** Idempotent: tears down whatever connect() set up. */
+  protected abstract disconnect(): void;
+
+  onDestroyed(fn: DeviceLifecycleListener): void {
+    this.destroyListeners.push(fn);
+  }
+
+  frontendIsActive(): boolean {
+    const s = this.frontendState;
+    return s === S.InitWait || s === S.Initialised || s === S.Connected || s === S.Closing;
+  }
+
+  /**
+   * Creates both directories and their keys, then InitWait. On any failure everything written
+   * so far is removed again, so nothing half-made stays in xenstore.
+   */
+  realize(opts: { toolstackCreated?: boolean } = {}): void {
+    try {
+      if (!opts.toolstackCreated) this.createBackendDirectory();
+      this.createFrontendDirectory();
+      this.realizeDevice();
+      this.online = true;
+      this.watch(`${this.frontendPath}/state`, () => this.frontendChanged());
+      this.watch(`${this.backendPath}/state`, () => this.backendChanged());
+      this.watch(`${this.backendPath}/online`, () => this.backendChanged());
+      this.setBackendState(S.InitWait);
+    } catch (err) {
+      this.removeDirectories();
+      this.unwatchAll();
+      throw err;
+    }
+  }
+
+  /** Hot-unplug as QEMU's xen-bus does it: mimic the toolstack. */
+  requestUnplug(): void {
+    withTransaction(this.xs, (tx) => {
+      this.xs.write(`${this.backendPath}/online`, '0', tx);
+      this.xs.write(`${this.backendPath}/state`, String(S.Closing), tx);
+    });
+    this.log.info('unplug requested (online=0, state=Closing)');
+  }
+
+  /** Walks legal single steps towards `target`; one log line per step, nothing if already there. */
+  setBackendState(target: XenbusStateValue): void {
+    let step = nextStep(this.backendState, target);
+    while (step !== null) {
+      this.log.info(`backend state ${xenbusStateName(this.backendState)} -> ${xenbusStateName(step)}`);
+      this.backendState = step;
+      this.xs.write(`${this.backendPath}/state`, String(step));
+      this.bus.stateChanged(this, 'backend');
+      step = nextStep(this.backendState, target);
+    }
+  }
+
+  /** xenbus_dev_fatal: the reason goes where the toolstack looks, and the device closes. */
+  protected fatal(errno: number, message: string): void {
+    this.log.error(`fatal error: ${message}`);
+    try {
+      this.xs.write(errorPath(this.address), `${errno} ${message}`);
+    } catch (err) {
+      this.log.warn(`could not record the error: ${(err as Error).message}`);
+    }
+    this.setBackendState(S.Closing);
+  }
+
+  /** Called by the bus: unrealize and remove the directories. Idempotent. */
+  destroy(): void {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    try {
+      this.disconnect();
+    } catch (err) {
+      this.log.warn(`disconnect during destroy failed: ${(err as Error).message}`);
+    }
+    this.unwatchAll();
+    this.removeDirectories();
+    this.log.info('destroyed');
+    for (const fn of this.destroyListeners) fn(this);
+  }
+
+  private createBackendDirectory(): void {
+    const { backendDomid, frontendId } = this.address;
+    withTransaction(this.xs, (tx) => {
+      if (exists(this.xs, this.backendPath, tx)) this.xs.rm(this.backendPath, tx);
+      this.xs.mkdir(this.backendPath, tx);
+      this.xs.setPerms(this.backendPath, [`n${backendDomid}`, `r${frontendId}`], tx);
+      this.xs.write(`${this.backendPath}/frontend`, this.frontendPath, tx);
+      this.xs.write(`${this.backendPath}/frontend-id`, String(frontendId), tx);
+      this.xs.write(`${this.backendPath}/online`, '1', tx);
+      this.xs.write(`${this.backendPath}/hotplug-status`, 'connected', tx);
+    });
+  }
+
+  /** A toolstack may have made the frontend directory already; it is kept as it is then. */
+  private createFrontendDirectory(): void {
+    const { backendDomid, frontendId } = this.address;
+    withTransaction(this.xs, (tx) => {
+      if (this.xs.readString(`${this.frontendPath}/state`, tx) !== undefined) return;
+      this.xs.mkdir(this.frontendPath, tx);
+      this.xs.setPerms(this.frontendPath, [`n${frontendId}`, `r${backendDomid}`], tx);
+      this.xs.write(`${this.frontendPath}/backend`, this.backendPath, tx);
+      this.xs.write(`${this.frontendPath}/backend-id`, String(backendDomid), tx);
+      this.xs.write(`${this.frontendPath}/state`, String(S.Initialising), tx);
+    });
+  }
+
+  private removeDirectories(): void {
+    for (const path of [this.frontendPath, this.backendPath]) {
+      try {
+        this.xs.rm(path);
+      } catch (err) {
+        if ((err as { code?: string }).code !== 'ENOENT') this.log.warn(`could not remove ${path}: ${(err as Error).message}`);
+      }
+    }
+  }
+
+  private frontendChanged(): void {
+    if (this.destroyed) return;
+    const state = parseXenbusState(this.xs.readString(`${this.frontendPath}/state`));
+    if (state !== this.frontendState) {
+      this.log.info(`frontend state ${xenbusStateName(this.frontendState)} -> ${xenbusStateName(state)}`);
+      this.frontendState = state;
+      this.bus.stateChanged(this, 'frontend');
+    }
+    if (state === S.Initialising && this.backendState === S.Closed && this.online) {
+      this.setBackendState(S.InitWait);
+      return;
+    }
+    switch (state) {
+      case S.Connected:
+        if (this.backendState === S.Connected) break;
+        this.disconnect();
+        try {
+          this.connect();
+          this.setBackendState(S.Connected);
+        } catch (err) {
+          this.log.error(`connect failed: ${(err as Error).message}`);
+          this.disconnect();
+          this.setBackendState(S.Closing);
+        }
+        break;
+      case S.Closing:
+        this.setBackendState(S.Closing);
+        break;
+      case S.Closed:
+      case S.Unknown:
+        this.disconnect();
+        this.setBackendState(S.Closed);
+        break;
+      default:
+        break; // Initialised: Linux netback does nothing either
+    }
+    this.checkInactive();
+  }
+
+  private backendChanged(): void {
+    if (this.destroyed) return;
+    const state = parseXenbusState(this.xs.readString(`${this.backendPath}/state`));
+    if (state !== this.backendState) {
+      this.log.info(`backend state ${xenbusStateName(this.backendState)} -> ${xenbusStateName(state)} (written by another)`);
+      this.backendState = state;
+      this.bus.stateChanged(this, 'backend');
+    }
+    this.online = this.xs.readString(`${this.backendPath}/online`) === '1';
+    if (state === S.Closing && !this.frontendIsActive()) this.setBackendState(S.Closed);
+    this.checkInactive();
+  }
+
+  private checkInactive(): void {
+    const s = this.backendState;
+    if (!this.online && !this.inactive &&
+        (s === S.Closed || s === S.Initialising || s === S.InitWait || s === S.Unknown)) {
+      this.inactive = true;
+      this.bus.scheduleCleanup();
+    }
+  }
+
+  private watch(path: string, handler: () => void): void {
+    this.watchTokens.push(this.bus.watch(path, handler));
+  }
+
+  private unwatchAll(): void {
+    for (const token of this.watchTokens.splice(0)) this.bus.unwatch(token);
+  }
+}

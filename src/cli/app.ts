@@ -1,0 +1,125 @@
+// Start-up wiring: the emulated platform and its guests, the Xen bus, the device model, QMP and
+// its transports, in that order (each layer only sees the ones below it). Shutdown unplugs every
+// device (directories removed, taps gone) before the process exits.
+
+import { Logger } from '../common/log.js';
+import { NetdevRegistry } from '../backend/net/netdevs.js';
+import { XenBus } from '../backend/xen-bus.js';
+import { DeviceManager } from '../devices/device-manager.js';
+import type { XenNetContext } from '../devices/xen-net-device.js';
+import { Guest } from '../guest/guest.js';
+import { registerCoreCommands } from '../qmp/commands/core.js';
+import { registerDeviceCommands } from '../qmp/commands/devices.js';
+import { registerXenstoreCommands } from '../qmp/commands/xenstore.js';
+import { Dispatcher } from '../qmp/dispatcher.js';
+import { EventBus } from '../qmp/events.js';
+import { QmpServer, type VersionInfo } from '../qmp/server.js';
+import { UnixQmpListener } from '../qmp/transports/unix.js';
+import { schemas } from '../schema/registry.js';
+import { DOM0, XenPlatform } from '../xen/platform.js';
+import type { CliConfig, NetdevSpec } from './options.js';
+import { VERSION } from './version.js';
+
+export type ShutdownReason = 'host-qmp-quit' | 'host-signal';
+
+export interface AppOptions {
+  /** Replaces the default tap factory (tests run without taps this way). */
+  createTap?: XenNetContext['createTap'];
+  /** Called once everything is torn down (the CLI exits then). */
+  onExit?: (reason: ShutdownReason) => void;
+}
+
+export class VifdApp {
+  readonly platform = new XenPlatform();
+  readonly guests = new Map<number, Guest>();
+  readonly bus: XenBus;
+  readonly netdevs = new NetdevRegistry();
+  readonly devices: DeviceManager;
+  readonly events = new EventBus();
+  readonly dispatcher = new Dispatcher();
+  readonly qmp: QmpServer;
+  readonly listeners: UnixQmpListener[] = [];
+  private stopping = false;
+  private readonly log = new Logger('vifd');
+
+  constructor(private readonly config: CliConfig, private readonly opts: AppOptions = {}) {
+    for (const g of config.guests) {
+      const dom = this.platform.createDomain(g.domid, g.name);
+      const guest = new Guest(dom, this.platform.xenstore.connect(g.domid), this.platform.evtchn);
+      guest.start().catch((err: Error) => this.log.error(`guest ${g.domid} failed to start: ${err.message}`));
+      this.guests.set(g.domid, guest);
+    }
+    this.bus = new XenBus(this.platform.xenstore.connect(DOM0, { privileged: true }), this.platform, DOM0);
+    const ctx: XenNetContext = { bus: this.bus, netdevs: this.netdevs, guests: () => this.platform.guestDomids() };
+    if (opts.createTap) ctx.createTap = opts.createTap;
+    this.devices = new DeviceManager(ctx);
+    this.qmp = new QmpServer(this.dispatcher, this.events, qmpVersion());
+    registerCoreCommands(this.dispatcher, { version: qmpVersion(), requestShutdown: (r) => this.shutdown(r) });
+    registerDeviceCommands(this.dispatcher, this.events, this.devices);
+    registerXenstoreCommands(this.dispatcher, this.platform.xs);
+  }
+
+  /** Creates -netdev and -device objects, then opens the monitors. Throws on the first bad one. */
+  async start(): Promise<void> {
+    for (const n of this.config.netdevs) this.addNetdev(n);
+    for (const d of this.config.devices) this.devices.add(coerceDeviceOptions(d));
+    for (const q of this.config.qmp) {
+      this.listeners.push(await UnixQmpListener.listen(this.qmp, { path: q.path, pretty: q.pretty }));
+    }
+  }
+
+  /** SHUTDOWN goes out now; the teardown waits for the reply in flight to leave. */
+  shutdown(reason: ShutdownReason): void {
+    if (this.stopping) return;
+    this.stopping = true;
+    this.events.emit('SHUTDOWN', { guest: false, reason });
+    setImmediate(() => void this.teardown(reason));
+  }
+
+  private async teardown(reason: ShutdownReason): Promise<void> {
+    this.log.info(`shutting down (${reason})`);
+    this.qmp.closeAll();
+    await Promise.all(this.listeners.map((l) => l.close()));
+    this.bus.destroyAll();
+    // The backends are gone, so each guest only has to notice; bounded so exit never hangs.
+    await Promise.race([
+      Promise.allSettled([...this.guests.values()].map((g) => g.stop())),
+      new Promise((r) => setTimeout(r, 1000).unref()),
+    ]);
+    this.netdevs.closeAll();
+    this.qmp.dispose();
+    this.opts.onExit?.(reason);
+  }
+
+  private addNetdev(n: NetdevSpec): void {
+    if (n.type !== 'tap') throw new Error(`-netdev: type '${n.type}' is not supported (only tap)`);
+    const { id, ifname, script, downscript, vnet_hdr } = n.props;
+    if (typeof id !== 'string') throw new Error("-netdev: Parameter 'id' is missing");
+    this.netdevs.addTap({
+      id,
+      ...(typeof ifname === 'string' ? { ifname } : {}),
+      ...(typeof script === 'string' ? { script } : {}),
+      ...(typeof downscript === 'string' ? { downscript } : {}),
+      ...(typeof vnet_hdr === 'boolean' ? { vnet_hdr } : {}),
+    });
+  }
+}
+
+export function qmpVersion(): VersionInfo {
+  // The QMP dialect spoken is QEMU 10.0.2's; `package` says who speaks it.
+  return { qemu: { major: 10, minor: 0, micro: 2 }, package: `vifd ${VERSION}` };
+}
+
+/**
+ * Command-line values are strings; QEMU's keyval visitor parses them by the property's type.
+ * Integer properties of the driver's schema that look like integers become numbers; anything
+ * else stays a string and fails validation exactly as device_add would.
+ */
+export function coerceDeviceOptions(d: Record<string, string>): Record<string, unknown> {
+  const props = schemas().get('device', d['driver'] ?? '')?.schema.properties ?? {};
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(d)) {
+    out[k] = props[k]?.type === 'integer' && /^-?\d+$/.test(v) ? Number(v) : v;
+  }
+  return out;
+}

@@ -1,0 +1,50 @@
+// `vifd`: parse the command line, start everything, say where it is, and exit cleanly on quit
+// or a signal. A bad option is one line on stderr and exit status 1.
+
+import { resolve } from 'node:path';
+import { isVifdError } from '../common/errors.js';
+import { setLogLevel } from '../common/log.js';
+import { VifdApp } from './app.js';
+import { parseCommandLine, USAGE, type CliConfig } from './options.js';
+import { OptionError } from './qemu-opts.js';
+import { VERSION } from './version.js';
+
+function fail(message: string): never {
+  process.stderr.write(`vifd: ${message}\n`);
+  process.exit(1);
+}
+
+export async function main(argv: readonly string[]): Promise<void> {
+  let cfg: CliConfig;
+  try {
+    cfg = parseCommandLine(argv);
+  } catch (err) {
+    if (err instanceof OptionError) fail(err.message);
+    throw err;
+  }
+  if (cfg.help) {
+    process.stdout.write(USAGE);
+    return;
+  }
+  if (cfg.version) {
+    process.stdout.write(`vifd ${VERSION} (QMP as QEMU 10.0.2)\n`);
+    return;
+  }
+  if (!process.env['VIFD_LOG']) setLogLevel('info');
+
+  const app = new VifdApp(cfg, { onExit: () => process.exit(0) });
+  try {
+    await app.start();
+  } catch (err) {
+    fail(isVifdError(err) || err instanceof Error ? err.message : String(err));
+  }
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, () => app.shutdown('host-signal'));
+
+  const lines = [`vifd ${VERSION} is running (pid ${process.pid})`];
+  for (const q of cfg.qmp) lines.push(`  QMP${q.pretty ? ' (pretty)' : ''}: unix:${resolve(q.path)}`);
+  for (const [domid, guest] of app.guests) lines.push(`  guest: domid ${domid} (${guest.name})`);
+  lines.push(`  try: socat - UNIX-CONNECT:${resolve(cfg.qmp[0]!.path)}`,
+    '       {"execute":"qmp_capabilities"}',
+    '       {"execute":"device_add","arguments":{"driver":"xen-net-device","id":"nic0"}}');
+  process.stdout.write(lines.join('\n') + '\n');
+}

@@ -1,0 +1,184 @@
+// The vifd command line, QEMU style. Every option may be spelled with one dash or two.
+
+import { OptionError, parseBool, parseOpts, takeKnown } from './qemu-opts.js';
+
+export interface QmpEndpoint {
+  path: string;
+  pretty: boolean;
+}
+
+export interface GuestSpec {
+  domid: number;
+  name: string;
+}
+
+export interface NetdevSpec {
+  type: string;
+  props: Record<string, string | boolean>;
+}
+
+export interface CliConfig {
+  qmp: QmpEndpoint[];
+  guests: GuestSpec[];
+  netdevs: NetdevSpec[];
+  /** -device option strings, validated later exactly like device_add. */
+  devices: Array<Record<string, string>>;
+  help: boolean;
+  version: boolean;
+  /** True when no monitor was given and the defaults apply. */
+  defaultQmp: boolean;
+}
+
+export const DEFAULT_QMP_PATH = 'run/qmp.sock';
+
+/** Options that take a value, and what each becomes. */
+const WITH_VALUE = new Set(['qmp', 'qmp-pretty', 'chardev', 'mon', 'guest', 'netdev', 'device']);
+
+interface Chardev { id: string; path: string }
+
+export function parseCommandLine(argv: readonly string[]): CliConfig {
+  const cfg: CliConfig = { qmp: [], guests: [], netdevs: [], devices: [], help: false, version: false, defaultQmp: false };
+  const chardevs = new Map<string, Chardev>();
+  const mons: Array<{ chardev: string; pretty: boolean }> = [];
+
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (!arg.startsWith('-') || arg === '-' || arg === '--') throw new OptionError(arg, 'invalid option');
+    const name = arg.replace(/^--?/, '');
+    if (name === 'help' || name === 'h') { cfg.help = true; continue; }
+    if (name === 'version') { cfg.version = true; continue; }
+    if (!WITH_VALUE.has(name)) throw new OptionError(name, 'invalid option');
+    const value = argv[++i];
+    if (value === undefined) throw new OptionError(name, 'requires an argument');
+    switch (name) {
+      case 'qmp':
+      case 'qmp-pretty':
+        cfg.qmp.push({ path: parseQmpTarget(name, value), pretty: name === 'qmp-pretty' });
+        break;
+      case 'chardev': {
+        const c = parseChardev(value);
+        if (chardevs.has(c.id)) throw new OptionError(name, `duplicate chardev id '${c.id}'`);
+        chardevs.set(c.id, c);
+        break;
+      }
+      case 'mon':
+        mons.push(parseMon(value));
+        break;
+      case 'guest':
+        cfg.guests.push(parseGuest(value, cfg.guests));
+        break;
+      case 'netdev':
+        cfg.netdevs.push(parseNetdev(value));
+        break;
+      case 'device':
+        cfg.devices.push(parseDevice(value));
+        break;
+    }
+  }
+  for (const m of mons) {
+    const c = chardevs.get(m.chardev);
+    if (!c) throw new OptionError('mon', `chardev '${m.chardev}' not found`);
+    cfg.qmp.push({ path: c.path, pretty: m.pretty });
+  }
+  if (cfg.qmp.length === 0) {
+    cfg.qmp.push({ path: DEFAULT_QMP_PATH, pretty: false });
+    cfg.defaultQmp = true;
+  }
+  if (cfg.guests.length === 0) cfg.guests.push({ domid: 1, name: 'guest1' });
+  return cfg;
+}
+
+const SOCKET_FLAGS = ['server', 'wait', 'telnet', 'websocket', 'reconnect'];
+
+/** `unix:PATH,server=on,wait=off` (legacy `server,nowait` too). */
+function parseQmpTarget(option: string, value: string): string {
+  if (!value.startsWith('unix:')) throw new OptionError(option, `only unix: sockets are supported, not '${value}'`);
+  const p = parseOpts(option, value.slice('unix:'.length), true, SOCKET_FLAGS);
+  if (!p.implied) throw new OptionError(option, 'unix: needs a path');
+  takeKnown(option, p, ['server', 'wait']);
+  checkServer(option, p.params);
+  return p.implied;
+}
+
+function checkServer(option: string, params: Map<string, string>): void {
+  const server = params.get('server');
+  if (server === undefined || !parseBool(option, 'server', server)) {
+    throw new OptionError(option, 'vifd listens: server=on is required');
+  }
+  const wait = params.get('wait');
+  if (wait !== undefined && parseBool(option, 'wait', wait)) {
+    throw new OptionError(option, 'wait=on is not supported: vifd never waits for a client');
+  }
+}
+
+function parseChardev(value: string): Chardev {
+  const p = parseOpts('chardev', value, true, SOCKET_FLAGS);
+  if (p.implied !== 'socket') throw new OptionError('chardev', `backend '${p.implied ?? ''}' is not supported (only socket)`);
+  takeKnown('chardev', p, ['id', 'path', 'server', 'wait']);
+  const id = p.params.get('id');
+  const path = p.params.get('path');
+  if (!id) throw new OptionError('chardev', "Parameter 'id' is missing");
+  if (!path) throw new OptionError('chardev', 'only unix sockets (path=) are supported');
+  checkServer('chardev', p.params);
+  return { id, path };
+}
+
+function parseMon(value: string): { chardev: string; pretty: boolean } {
+  const p = parseOpts('mon', value, false, ['pretty']);
+  takeKnown('mon', p, ['chardev', 'mode', 'pretty', 'id']);
+  const chardev = p.params.get('chardev');
+  if (!chardev) throw new OptionError('mon', "Parameter 'chardev' is missing");
+  const mode = p.params.get('mode') ?? 'readline';
+  if (mode !== 'control') throw new OptionError('mon', `mode=${mode} is not supported (only mode=control)`);
+  const pretty = p.params.has('pretty') ? parseBool('mon', 'pretty', p.params.get('pretty')!) : false;
+  return { chardev, pretty };
+}
+
+function parseGuest(value: string, existing: GuestSpec[]): GuestSpec {
+  const p = parseOpts('guest', value, false);
+  takeKnown('guest', p, ['domid', 'name']);
+  const text = p.params.get('domid');
+  if (text === undefined) throw new OptionError('guest', "Parameter 'domid' is missing");
+  const domid = Number(text);
+  if (!/^\d+$/.test(text) || domid < 1 || domid >= 0x7ff0) {
+    throw new OptionError('guest', `domid must be an integer from 1 to ${0x7ff0 - 1}, not '${text}'`);
+  }
+  if (existing.some((g) => g.domid === domid)) throw new OptionError('guest', `domid ${domid} given twice`);
+  return { domid, name: p.params.get('name') ?? `guest${domid}` };
+}
+
+function parseNetdev(value: string): NetdevSpec {
+  const p = parseOpts('netdev', value, true, ['vnet_hdr']);
+  if (!p.implied) throw new OptionError('netdev', "Parameter 'type' is missing");
+  const props: Record<string, string | boolean> = {};
+  for (const [k, v] of p.params) props[k] = k === 'vnet_hdr' ? parseBool('netdev', k, v) : v;
+  return { type: p.implied, props };
+}
+
+function parseDevice(value: string): Record<string, string> {
+  const p = parseOpts('device', value, true);
+  if (!p.implied) throw new OptionError('device', "Parameter 'driver' is missing");
+  return { driver: p.implied, ...Object.fromEntries(p.params) };
+}
+
+export const USAGE = `usage: vifd [options]
+
+Hotplugs Xen PV network devices over QMP and runs their datapath in user space.
+
+Monitors (repeatable; default: -qmp unix:${DEFAULT_QMP_PATH},server=on,wait=off)
+  -qmp unix:PATH,server=on,wait=off       QMP on a unix socket (legacy: server,nowait)
+  -qmp-pretty unix:PATH,server=on,wait=off  the same, pretty-printed
+  -chardev socket,id=ID,path=PATH,server=on,wait=off
+  -mon chardev=ID,mode=control[,pretty=on]
+
+Emulated Xen platform
+  -guest domid=N[,name=NAME]              a simulated guest domain (repeatable; default domid=1)
+
+Network
+  -netdev tap,id=ID[,ifname=NAME][,script=no]
+  -device xen-net-device[,id=ID][,mac=MAC][,idx=N][,netdev=ID][,frontend-id=N]
+                                          cold-plugged, validated exactly like device_add
+
+  -version                                print the version and exit
+  -help                                   print this help and exit
+`;

@@ -1,0 +1,41 @@
+// device_add / device_del over the device model, and DEVICE_DELETED when a device is gone.
+
+import { VifdError } from '../../common/errors.js';
+import { xenbusStateName } from '../../protocol/xenbus.js';
+import type { DeviceManager } from '../../devices/device-manager.js';
+import { argumentError } from '../../schema/qapi-errors.js';
+import type { Args, Dispatcher } from '../dispatcher.js';
+import type { EventBus } from '../events.js';
+
+export function registerDeviceCommands(d: Dispatcher, events: EventBus, devices: DeviceManager): void {
+  // Like QEMU's device_add ('gen': false), the handler checks `driver` before the common members,
+  // so `"driver": 7` reads as missing, as it does in QEMU.
+  d.register('device_add', (args: Args) => {
+    if (typeof args['driver'] !== 'string') throw new VifdError('PARAM_MISSING', 'driver');
+    const entry = d.get('device_add')!.entry;
+    const common = { driver: args['driver'], ...pick(args, ['bus', 'id']) };
+    if (!entry.validate(common)) throw argumentError(entry.schema, common, entry.validate.errors);
+    devices.add(args);
+    return {};
+  }, { validate: false });
+
+  d.register('device_del', (args: Args) => {
+    devices.del(args['id'] as string);
+    return {};
+  });
+
+  devices.on('device-deleted', ({ device, path }) => {
+    events.emit('DEVICE_DELETED', device !== null ? { device, path } : { path });
+  });
+  devices.on('state-changed', ({ dev, vif, side, state }) => {
+    events.emit('__com.vifd_VIF_STATE', {
+      ...(dev.id !== null ? { device: dev.id } : {}), path: dev.path, vif, side, state, 'state-name': xenbusStateName(state),
+    });
+  });
+}
+
+function pick(args: Args, keys: string[]): Args {
+  const out: Args = {};
+  for (const k of keys) if (k in args) out[k] = args[k];
+  return out;
+}

@@ -1,0 +1,40 @@
+// QMP events: one bus per server. Each event is stamped once (QEMU's timestamp shape) and
+// handed to every negotiated session of every transport.
+
+import { schemas } from '../schema/registry.js';
+
+export interface QmpEvent {
+  timestamp: { seconds: number; microseconds: number };
+  event: string;
+  data?: Record<string, unknown>;
+}
+
+type Listener = (event: QmpEvent) => void;
+
+export function timestampNow(): { seconds: number; microseconds: number } {
+  const us = BigInt(Date.now()) * 1000n + BigInt(Math.floor((performance.now() % 1) * 1000));
+  return { seconds: Number(us / 1000000n), microseconds: Number(us % 1000000n) };
+}
+
+export class EventBus {
+  private readonly listeners = new Set<Listener>();
+
+  /** Subscribes; the returned function unsubscribes. */
+  subscribe(fn: Listener): () => void {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+
+  /** Emits an event declared in schema/events; data is checked against its schema. */
+  emit(name: string, data?: Record<string, unknown>): QmpEvent {
+    const entry = schemas().get('event', name);
+    if (!entry) throw new Error(`event ${name} is not declared in schema/events`);
+    if (!entry.validate(data ?? {})) {
+      throw new Error(`event ${name}: data does not match its schema: ${JSON.stringify(entry.validate.errors)}`);
+    }
+    const event: QmpEvent = { timestamp: timestampNow(), event: name };
+    if (data && Object.keys(data).length > 0) event.data = data;
+    for (const fn of this.listeners) fn(event);
+    return event;
+  }
+}

@@ -1,0 +1,19 @@
+// Command handlers and ajv see plain JS values: the parser's exact number kinds (bigint for
+// integers beyond 2^53, JsonFloat for float tokens) become numbers once the envelope is checked.
+// (A float token with an integral value, like 1.0, then passes as an integer; QEMU refuses it.)
+
+import { JsonFloat, type JsonValue } from './json-value.js';
+
+export type PlainValue = null | boolean | number | string | PlainValue[] | { [k: string]: PlainValue };
+
+export function toPlain(v: JsonValue): PlainValue {
+  if (typeof v === 'bigint') return Number(v);
+  if (v instanceof JsonFloat) return v.value;
+  if (Array.isArray(v)) return v.map(toPlain);
+  if (v !== null && typeof v === 'object') {
+    const out: { [k: string]: PlainValue } = {};
+    for (const [k, x] of Object.entries(v)) out[k] = toPlain(x);
+    return out;
+  }
+  return v;
+}

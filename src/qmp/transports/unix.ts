@@ -1,0 +1,77 @@
+// QMP over a unix stream socket (`-qmp unix:PATH,server=on,wait=off`). The only file of the QMP
+// layer that imports `net`. Replies written in one turn of the event loop leave in one write.
+
+import { existsSync, lstatSync, mkdirSync, unlinkSync } from 'node:fs';
+import { createServer, type Server, type Socket } from 'node:net';
+import { dirname } from 'node:path';
+import type { QmpServer } from '../server.js';
+
+export interface UnixListenOptions {
+  path: string;
+  pretty?: boolean;
+}
+
+export class UnixQmpListener {
+  private readonly server: Server;
+  private readonly sockets = new Set<Socket>();
+
+  private constructor(private readonly qmp: QmpServer, readonly path: string, private readonly pretty: boolean) {
+    this.server = createServer({ allowHalfOpen: true }, (socket) => this.accept(socket));
+  }
+
+  static async listen(qmp: QmpServer, opts: UnixListenOptions): Promise<UnixQmpListener> {
+    const l = new UnixQmpListener(qmp, opts.path, opts.pretty ?? false);
+    mkdirSync(dirname(opts.path), { recursive: true });
+    removeStaleSocket(opts.path);
+    await new Promise<void>((resolve, reject) => {
+      l.server.once('error', reject);
+      l.server.listen(opts.path, () => {
+        l.server.off('error', reject);
+        resolve();
+      });
+    });
+    return l;
+  }
+
+  async close(): Promise<void> {
+    for (const s of this.sockets) s.destroy();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    removeStaleSocket(this.path);
+  }
+
+  private accept(socket: Socket): void {
+    this.sockets.add(socket);
+    let corked = false;
+    const session = this.qmp.openSession({
+      write: (text) => {
+        if (socket.destroyed) return;
+        if (!corked) {
+          corked = true;
+          socket.cork();
+          process.nextTick(() => {
+            corked = false;
+            socket.uncork();
+          });
+        }
+        socket.write(text);
+      },
+      close: () => {
+        if (!socket.destroyed) socket.end();
+      },
+    }, this.pretty);
+    socket.on('data', (chunk) => session.receive(chunk));
+    socket.on('end', () => session.end());
+    socket.on('error', () => session.close());
+    socket.on('close', () => {
+      this.sockets.delete(socket);
+      session.close();
+    });
+  }
+}
+
+/** A socket file left by a previous run is replaced, as QEMU does; anything else is an error. */
+function removeStaleSocket(path: string): void {
+  if (!existsSync(path)) return;
+  if (!lstatSync(path).isSocket()) throw new Error(`${path} exists and is not a socket`);
+  unlinkSync(path);
+}

@@ -1,0 +1,69 @@
+// Grant table v1 checks on every use: ref range, permit_access, grantee domid, readonly,
+// frame validity, copies inside one page; and the in-use rule for revoking.
+
+import { expect } from 'chai';
+import { Domain } from '../../src/xen/domain.js';
+import { GNTST, GrantError } from '../../src/xen/errors.js';
+import { GTF_reading, GTF_writing } from '../../src/xen/grant-table.js';
+
+describe('grant table v1', () => {
+  let guest: Domain;
+  let gfn: number;
+
+  beforeEach(() => {
+    guest = new Domain(1, 'g');
+    gfn = guest.memory.allocPage();
+    guest.memory.page(gfn).set([1, 2, 3, 4], 100);
+  });
+
+  it('never hands out the reserved refs 0-7', () => {
+    expect(guest.grants.grantAccess(0, gfn, false)).to.be.at.least(8);
+  });
+
+  it('maps a page granted to the caller and sees the guest bytes', () => {
+    const ref = guest.grants.grantAccess(0, gfn, true);
+    const m = guest.grants.map(0, ref, false);
+    expect([...m.page.subarray(100, 104)]).to.deep.equal([1, 2, 3, 4]);
+    expect(guest.grants.readEntry(ref).flags & GTF_reading).to.equal(GTF_reading);
+    m.unmap();
+    expect(guest.grants.readEntry(ref).flags & GTF_reading).to.equal(0);
+  });
+
+  it('refuses a writable map of a readonly grant with permission_denied', () => {
+    const ref = guest.grants.grantAccess(0, gfn, true);
+    expect(() => guest.grants.map(0, ref, true)).to.throw(GrantError, /permission denied/);
+  });
+
+  it('refuses a grant made out to another domain', () => {
+    const ref = guest.grants.grantAccess(2, gfn, false);
+    expect(guest.grants.copyFrom(0, ref, 0, new Uint8Array(4), 0, 4)).to.equal(GNTST.permission_denied);
+  });
+
+  it('refuses refs that were never granted, or are out of range', () => {
+    expect(guest.grants.copyFrom(0, 3000, 0, new Uint8Array(4), 0, 4)).to.equal(GNTST.bad_gntref);
+    expect(guest.grants.copyFrom(0, 1 << 20, 0, new Uint8Array(4), 0, 4)).to.equal(GNTST.bad_gntref);
+    expect(() => guest.grants.map(0, -1, false)).to.throw(GrantError, /invalid grant reference/);
+  });
+
+  it('refuses a grant of a frame the domain does not have', () => {
+    const ref = guest.grants.grantAccess(0, 999999, false);
+    expect(guest.grants.copyFrom(0, ref, 0, new Uint8Array(4), 0, 4)).to.equal(GNTST.bad_page);
+  });
+
+  it('refuses copies that cross the page', () => {
+    const ref = guest.grants.grantAccess(0, gfn, false);
+    expect(guest.grants.copyTo(0, ref, 4000, new Uint8Array(200), 0, 200)).to.equal(GNTST.bad_copy_arg);
+    expect(guest.grants.copyTo(0, ref, 3896, new Uint8Array(200), 0, 200)).to.equal(GNTST.okay);
+  });
+
+  it('keeps a mapped grant from being revoked, and frees it after unmap', () => {
+    const ref = guest.grants.grantAccess(0, gfn, false);
+    const m = guest.grants.map(0, ref, true);
+    expect(guest.grants.readEntry(ref).flags & GTF_writing).to.equal(GTF_writing);
+    expect(guest.grants.endAccess(ref)).to.equal(false);
+    m.unmap();
+    m.unmap();
+    expect(guest.grants.releaseRef(ref)).to.equal(true);
+    expect(guest.grants.copyFrom(0, ref, 0, new Uint8Array(1), 0, 1)).to.equal(GNTST.bad_gntref);
+  });
+});
