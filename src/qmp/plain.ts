@@ -2,7 +2,7 @@
 // integers beyond 2^53, JsonFloat for float tokens) become numbers once the envelope is checked.
 // (A float token with an integral value, like 1.0, then passes as an integer; QEMU refuses it.)
 
-import { JsonFloat, type JsonValue } from './json-value.js';
+import { JsonFloat, setMember, type JsonObject, type JsonValue } from './json-value.js';
 
 export type PlainValue = null | boolean | number | string | PlainValue[] | { [k: string]: PlainValue };
 
@@ -11,9 +11,10 @@ export function toPlain(v: JsonValue): PlainValue {
   if (v instanceof JsonFloat) return v.value;
   if (Array.isArray(v)) return v.map(toPlain);
   if (v !== null && typeof v === 'object') {
-    const out: { [k: string]: PlainValue } = {};
-    for (const [k, x] of Object.entries(v)) out[k] = toPlain(x);
-    return out;
+    // setMember: a client's "__proto__" key must become a member, not the prototype.
+    const out: JsonObject = {};
+    for (const [k, x] of Object.entries(v)) setMember(out, k, toPlain(x) as JsonValue);
+    return out as { [k: string]: PlainValue };
   }
   return v;
 }

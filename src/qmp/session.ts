@@ -12,7 +12,7 @@ import { isVifdError, VifdError } from '../common/errors.js';
 import type { Args, CommandDef, Dispatcher } from './dispatcher.js';
 import type { QmpEvent } from './events.js';
 import { JsonStreamParser, type JsonValue } from './json-parser.js';
-import { formatQmpLine, qdictKeyOrder } from './json-writer.js';
+import { formatQmpLine, qdictOrderOf } from './json-writer.js';
 import { toPlain } from './plain.js';
 
 export interface QmpTransport {
@@ -124,7 +124,7 @@ export class QmpSession {
   private check(obj: Record<string, JsonValue>, hasId: boolean): Request {
     let command: string | undefined;
     let oob = false;
-    for (const key of qdictKeyOrder(Object.keys(obj))) {
+    for (const key of qdictOrderOf(obj)) {
       const v = obj[key];
       if (key === 'execute' || (key === 'exec-oob' && this.oob)) {
         if (typeof v !== 'string') throw new VifdError('QMP_EXECUTE_NOT_STRING', key);
