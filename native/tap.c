@@ -87,8 +87,8 @@ static int get_fd_and_buffer(napi_env env, napi_callback_info info, int *fd, voi
     return -1;
 }
 
-/* tapRead(fd, Uint8Array) -> bytes read, or -errno (-EAGAIN when nothing is pending) */
-napi_value vifd_tap_read(napi_env env, napi_callback_info info)
+/* One non-blocking read or write of a whole frame; the result is bytes or -errno. */
+static napi_value frame_io(napi_env env, napi_callback_info info, int writing)
 {
     int fd;
     void *data;
@@ -97,34 +97,26 @@ napi_value vifd_tap_read(napi_env env, napi_callback_info info)
     napi_value result;
 
     if (get_fd_and_buffer(env, info, &fd, &data, &len) < 0) {
-        napi_throw_type_error(env, "EINVAL", "tapRead(fd, Uint8Array)");
+        napi_throw_type_error(env, "EINVAL", writing ? "tapWrite(fd, Uint8Array)" : "tapRead(fd, Uint8Array)");
         return NULL;
     }
     do {
-        n = read(fd, data, len);
+        n = writing ? write(fd, data, len) : read(fd, data, len);
     } while (n < 0 && errno == EINTR);
     NAPI_CALL(env, napi_create_int32(env, n < 0 ? -errno : (int32_t)n, &result));
     return result;
 }
 
+/* tapRead(fd, Uint8Array) -> bytes read, or -errno (-EAGAIN when nothing is pending) */
+napi_value vifd_tap_read(napi_env env, napi_callback_info info)
+{
+    return frame_io(env, info, 0);
+}
+
 /* tapWrite(fd, Uint8Array) -> bytes written, or -errno */
 napi_value vifd_tap_write(napi_env env, napi_callback_info info)
 {
-    int fd;
-    void *data;
-    size_t len;
-    ssize_t n;
-    napi_value result;
-
-    if (get_fd_and_buffer(env, info, &fd, &data, &len) < 0) {
-        napi_throw_type_error(env, "EINVAL", "tapWrite(fd, Uint8Array)");
-        return NULL;
-    }
-    do {
-        n = write(fd, data, len);
-    } while (n < 0 && errno == EINTR);
-    NAPI_CALL(env, napi_create_int32(env, n < 0 ? -errno : (int32_t)n, &result));
-    return result;
+    return frame_io(env, info, 1);
 }
 
 /* close(fd) */

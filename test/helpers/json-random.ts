@@ -9,19 +9,9 @@
 import { JsonFloat, setMember, type JsonObject, type JsonValue } from '../../src/qmp/json-value.js';
 import { formatDouble, formatJson } from '../../src/qmp/json-writer.js';
 
-export type Rand = () => number;
+import { mulberry32, type Rand } from './prng.js';
 
-/** mulberry32: small, fast, and good enough to explore inputs reproducibly. */
-export function mulberry32(seed: number): Rand {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { mulberry32, type Rand };
 
 const pick = <T>(rand: Rand, xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)];
 

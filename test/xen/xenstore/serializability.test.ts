@@ -7,19 +7,10 @@
 
 import { expect } from 'chai';
 import { XenStore, XsError, type XsConnection } from '../../../src/xen/xenstore/index.js';
+import { mulberry32 } from '../../helpers/prng.js';
 import { addGuest } from './fixtures.js';
 
-/** mulberry32: small, fast, good enough to drive a test, and reproducible from its seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const prng = mulberry32;
 
 type Op =
   | { kind: 'write'; path: string; value: string }
