@@ -24,11 +24,14 @@ export class VifdProcess {
     }));
   }
 
-  /** Starts vifd in `ns` with a QMP socket in a fresh directory, plus `extra` arguments. */
-  static async start(ns: NetNs, extra: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<VifdProcess> {
+  /** Starts vifd in `ns` with a QMP socket in a fresh directory, plus `extra` arguments (and a wrapper command such as setpriv). */
+  static async start(ns: NetNs, extra: string[] = [], env: NodeJS.ProcessEnv = {},
+    opts: { wrapper?: string[] } = {}): Promise<VifdProcess> {
     const dir = mkdtempSync(join(tmpdir(), 'vifd-test-'));
     const qmpPath = join(dir, 'qmp.sock');
-    const child = ns.spawn(process.execPath, [VIFD_BIN, '-qmp', `unix:${qmpPath},server=on,wait=off`, ...extra], {
+    const argv = [process.execPath, VIFD_BIN, '-qmp', `unix:${qmpPath},server=on,wait=off`, ...extra];
+    const wrapped = [...(opts.wrapper ?? []), ...argv];
+    const child = ns.spawn(wrapped[0]!, wrapped.slice(1), {
       env: { ...process.env, VIFD_LOG: 'info', ...env }, stdio: ['ignore', 'pipe', 'pipe'],
     });
     const p = new VifdProcess(child, dir, qmpPath);
