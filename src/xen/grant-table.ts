@@ -37,7 +37,8 @@ export class GrantTable {
   private readonly writers: Uint16Array;
   private readonly freeRefs: number[] = [];
 
-  constructor(readonly owner: number, readonly memory: GuestMemory, readonly nrEntries = 4096) {
+  /** 64 frames of 512 entries: Xen's default max_grant_frames for a guest. */
+  constructor(readonly owner: number, readonly memory: GuestMemory, readonly nrEntries = 64 * 512) {
     this.entries = new DataView(new SharedArrayBuffer(nrEntries * ENTRY_SIZE));
     this.readers = new Uint16Array(nrEntries);
     this.writers = new Uint16Array(nrEntries);

@@ -1,0 +1,137 @@
+// Datapath benchmark. The last line printed is one JSON object with
+//   ring_pps_64, ring_pps_1500  guest → backend through the tx ring, frames discarded
+//   tap_pps_64, tap_pps_1514     guest → backend → tap
+//   c_tap_pps_64, c_tap_pps_1514 a C write() loop putting the same frames into a tap (same run)
+//   tap_ratio_64, tap_ratio_1514 vifd / C
+//   rss_per_vif_mb               resident memory per connected vif
+//   tcp_gbps, tcp_gbps_gso       null until the guest has a TCP endpoint
+// It needs root: it re-runs itself inside a network namespace it creates.
+
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { VifdApp } from '../src/cli/app.js';
+import { parseCommandLine } from '../src/cli/options.js';
+import type { XenNetDevice } from '../src/backend/netback/xen-net-device.js';
+import { XenbusState } from '../src/protocol/xenbus.js';
+
+const SECONDS = Number(process.env['DATAPATH_SECONDS'] ?? 2);
+const RSS_VIFS = 20;
+
+async function waitFor(cond: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + 10000;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+function frameOf(bytes: number): Uint8Array {
+  const f = new Uint8Array(bytes);
+  f.fill(0xff, 0, 6);
+  f.set([0x00, 0x16, 0x3e, 0x00, 0x00, 0x99], 6);
+  f[12] = 0x88;
+  f[13] = 0xb5;
+  return f;
+}
+
+async function startApp(dir: string, taps: boolean): Promise<VifdApp> {
+  const app = new VifdApp(parseCommandLine(['-qmp', `unix:${join(dir, `qmp-${taps}.sock`)},server=on,wait=off`]),
+    taps ? {} : { createTap: () => null });
+  await app.start();
+  return app;
+}
+
+async function plug(app: VifdApp, id: string): Promise<{ backend: XenNetDevice; send: (f: Uint8Array) => boolean }> {
+  app.devices.add({ driver: 'xen-net-device', id });
+  const backend = app.bus.list().find((d) => !d.destroyed && d.backendState !== XenbusState.Closed &&
+    (app.devices.find(id) as unknown as { backend: XenNetDevice }).backend === d) as XenNetDevice;
+  const guest = app.guests.get(1)!;
+  await waitFor(() => backend.backendState === XenbusState.Connected &&
+    guest.vifs.get(backend.address.devid)?.netfront.state === XenbusState.Connected, `${id} connected`);
+  const nf = guest.vifs.get(backend.address.devid)!.netfront;
+  return { backend, send: (f) => nf.send(f) };
+}
+
+/** Sends as fast as the ring takes frames for SECONDS; counts what the backend forwarded. */
+async function blast(vif: { backend: XenNetDevice; send: (f: Uint8Array) => boolean }, bytes: number): Promise<number> {
+  const frame = frameOf(bytes);
+  const before = vif.backend.stats.txPackets;
+  const t0 = performance.now();
+  while (performance.now() - t0 < SECONDS * 1000) {
+    for (let i = 0; i < 256 && vif.send(frame); i++) { /* fill the ring */ }
+    await new Promise((r) => setImmediate(r));
+  }
+  return Math.round((vif.backend.stats.txPackets - before) / ((performance.now() - t0) / 1000));
+}
+
+function cBaseline(bytes: number): number {
+  const src = resolve('bench/c/tap-writer.c');
+  const bin = join(tmpdir(), `vifd-tap-writer-${process.pid}`);
+  execFileSync('gcc', ['-O2', '-o', bin, src]);
+  try {
+    return Number(execFileSync(bin, [`cbase${bytes}`, String(bytes), String(SECONDS)], { encoding: 'utf8' }).trim());
+  } finally {
+    rmSync(bin, { force: true });
+  }
+}
+
+async function inner(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'vifd-datapath-'));
+  const ring = await startApp(dir, false);
+  const rvif = await plug(ring, 'ring0');
+  const ring64 = await blast(rvif, 64);
+  const ring1500 = await blast(rvif, 1500);
+
+  const rssBefore = process.memoryUsage().rss;
+  for (let i = 1; i <= RSS_VIFS; i++) await plug(ring, `rss${i}`);
+  const rssPerVif = (process.memoryUsage().rss - rssBefore) / RSS_VIFS / (1024 * 1024);
+  ring.shutdown('host-signal');
+
+  const tapApp = await startApp(dir, true);
+  const tvif = await plug(tapApp, 'tap0');
+  const tap64 = await blast(tvif, 64);
+  const tap1514 = await blast(tvif, 1514);
+  tapApp.shutdown('host-signal');
+
+  const c64 = cBaseline(64);
+  const c1514 = cBaseline(1514);
+  rmSync(dir, { recursive: true, force: true });
+  process.stdout.write(JSON.stringify({
+    bench: 'datapath',
+    seconds: SECONDS,
+    ring_pps_64: ring64,
+    ring_pps_1500: ring1500,
+    tap_pps_64: tap64,
+    tap_pps_1514: tap1514,
+    c_tap_pps_64: c64,
+    c_tap_pps_1514: c1514,
+    tap_ratio_64: +(tap64 / c64).toFixed(3),
+    tap_ratio_1514: +(tap1514 / c1514).toFixed(3),
+    rss_per_vif_mb: +rssPerVif.toFixed(2),
+    tcp_gbps: null,
+    tcp_gbps_gso: null,
+  }) + '\n');
+  process.exit(0);
+}
+
+function outer(): void {
+  const ns = `vifdd-${process.pid}`;
+  execFileSync('ip', ['netns', 'add', ns]);
+  try {
+    execFileSync('ip', ['netns', 'exec', ns, process.execPath, fileURLToPath(import.meta.url), '--inner'], { stdio: 'inherit' });
+  } finally {
+    execFileSync('ip', ['netns', 'del', ns]);
+  }
+}
+
+if (process.argv.includes('--inner')) {
+  inner().catch((err) => {
+    process.stderr.write(`bench/datapath: ${(err as Error).stack ?? String(err)}\n`);
+    process.exit(1);
+  });
+} else {
+  outer();
+}
