@@ -68,6 +68,11 @@ export class XsConnection implements WatchSubscriber {
     return this.transactions.size;
   }
 
+  /** Is `tx` one of this connection's open transactions? (The wire server checks it first, as cx.) */
+  hasTransaction(tx: number): boolean {
+    return this.transactions.has(tx);
+  }
+
   private describe(what: string, tx?: number): string {
     return `dom${this.domid}${tx ? ` tx ${tx}` : ''} ${what}`;
   }
