@@ -2,7 +2,7 @@
   "targets": [
     {
       "target_name": "vifd_native",
-      "sources": ["native/tap.c", "native/poll.c", "native/addon.c"],
+      "sources": ["native/tap.c", "native/poll.c", "native/addon.c", "native/netdev.c"],
       "cflags": ["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"]
     }
   ]

@@ -21,6 +21,8 @@ static const char *errno_name(int err)
     case ENOMEM: return "ENOMEM";
     case ENAMETOOLONG: return "ENAMETOOLONG";
     case EMSGSIZE: return "EMSGSIZE";
+    case EADDRINUSE: return "EADDRINUSE";
+    case ECONNREFUSED: return "ECONNREFUSED";
     default: return "EUNKNOWN";
     }
 }
@@ -49,6 +51,9 @@ static napi_value init(napi_env env, napi_value exports)
         { "linkSetUp", NULL, vifd_link_set_up, NULL, NULL, NULL, napi_default, NULL },
         { "pollStart", NULL, vifd_poll_start, NULL, NULL, NULL, napi_default, NULL },
         { "pollStop", NULL, vifd_poll_stop, NULL, NULL, NULL, napi_default, NULL },
+        { "tapSetCarrier", NULL, vifd_tap_set_carrier, NULL, NULL, NULL, napi_default, NULL },
+        { "unixDgramOpen", NULL, vifd_unix_dgram_open, NULL, NULL, NULL, napi_default, NULL },
+        { "unixDgramSend", NULL, vifd_unix_dgram_send, NULL, NULL, NULL, napi_default, NULL },
     };
     NAPI_CALL(env, napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props));
     return exports;

@@ -17,6 +17,12 @@ export interface NativeAddon {
   linkSetUp(ifname: string, up: boolean): void;
   pollStart(fd: number, onReadable: (status: number) => void): unknown;
   pollStop(handle: unknown): void;
+  /** TUNSETCARRIER: the tap's carrier on or off. */
+  tapSetCarrier(fd: number, on: boolean): void;
+  /** A non-blocking AF_UNIX datagram socket, bound to `localPath` when given. */
+  unixDgramOpen(localPath: string | null): number;
+  /** Bytes sent, or -errno. */
+  unixDgramSend(fd: number, remotePath: string, buf: Uint8Array): number;
 }
 
 export const EAGAIN = 11;

@@ -13,5 +13,10 @@ export interface NetClient {
   send(frame: Uint8Array): boolean;
   /** One line for `info network`. */
   describe(): string;
+  /**
+   * The link as the host side sees it (set_link): a tap turns its carrier off. Clients with
+   * nothing to show leave it out.
+   */
+  setCarrier?(on: boolean): void;
   close(): void;
 }

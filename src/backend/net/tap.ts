@@ -1,13 +1,17 @@
 // A Linux tap as a NetClient: TUNSETIFF through the addon, readiness through a uv_poll, and
 // non-blocking reads drained until EAGAIN (bounded per wake-up so one busy tap cannot starve
-// the event loop).
+// the event loop). With vnet_hdr the kernel puts a 10-byte virtio_net_hdr before every frame;
+// vifd offers no offloads, so it writes an all-zero header and strips the one it reads.
 
 import { Logger } from '../../common/log.js';
 import { EAGAIN, native } from './native.js';
 import type { FrameReceiver, NetClient } from './net-client.js';
+import { isScript, launchScript } from './scripts.js';
 
 const MAX_FRAME = 65536;
 const READS_PER_WAKEUP = 64;
+/** struct virtio_net_hdr without num_buffers: the size a tap uses unless told otherwise. */
+const VNET_HDR_LEN = 10;
 
 export interface TapOptions {
   id: string;
@@ -15,6 +19,10 @@ export interface TapOptions {
   vnetHdr?: boolean;
   /** Bring the interface up once created, as Xen's vif-bridge script does. */
   up?: boolean;
+  /** Run with the interface name when it goes away (netdev_del, exit). */
+  downscript?: string;
+  /** What `info network` shows after ifname= (QEMU: `script=...,downscript=...`). */
+  info?: string;
 }
 
 export class TapNetClient implements NetClient {
@@ -24,15 +32,17 @@ export class TapNetClient implements NetClient {
   private poll: unknown;
   private receiver: FrameReceiver | null = null;
   private readonly buf = new Uint8Array(MAX_FRAME);
+  private readonly vnetHdr: boolean;
   private closed = false;
   private readonly log: Logger;
   txDropped = 0;
 
-  constructor(readonly id: string, opts: TapOptions) {
+  constructor(readonly id: string, private readonly opts: TapOptions) {
     const n = native();
     const handle = n.tapOpen(opts.ifname, opts.vnetHdr ?? false);
     this.fd = handle.fd;
     this.ifname = handle.ifname;
+    this.vnetHdr = opts.vnetHdr ?? false;
     this.log = new Logger(`tap ${this.ifname}`);
     try {
       if (opts.up ?? true) n.linkSetUp(this.ifname, true);
@@ -49,7 +59,12 @@ export class TapNetClient implements NetClient {
 
   send(frame: Uint8Array): boolean {
     if (this.closed) return false;
-    const n = native().tapWrite(this.fd, frame);
+    let out = frame;
+    if (this.vnetHdr) {
+      out = new Uint8Array(VNET_HDR_LEN + frame.length);
+      out.set(frame, VNET_HDR_LEN);
+    }
+    const n = native().tapWrite(this.fd, out);
     if (n < 0) {
       this.txDropped++;
       if (n !== -EAGAIN) this.log.debug(`write failed: errno ${-n}`);
@@ -59,7 +74,17 @@ export class TapNetClient implements NetClient {
   }
 
   describe(): string {
-    return `type=tap,ifname=${this.ifname}`;
+    return `ifname=${this.ifname}${this.opts.info ? `,${this.opts.info}` : ''}`;
+  }
+
+  setCarrier(on: boolean): void {
+    if (this.closed) return;
+    try {
+      native().tapSetCarrier(this.fd, on);
+      this.log.info(`carrier ${on ? 'on' : 'off'}`);
+    } catch (err) {
+      this.log.warn(`setting the carrier ${on ? 'on' : 'off'} failed: ${(err as Error).message}`);
+    }
   }
 
   close(): void {
@@ -67,6 +92,11 @@ export class TapNetClient implements NetClient {
     this.closed = true;
     const n = native();
     n.pollStop(this.poll);
+    // As QEMU's tap_cleanup: the down script runs while the interface still exists.
+    if (isScript(this.opts.downscript)) {
+      const status = launchScript(this.opts.downscript, this.ifname);
+      if (status !== null) this.log.warn(`network script ${this.opts.downscript} failed with status ${status}`);
+    }
     n.close(this.fd);
   }
 
@@ -78,8 +108,10 @@ export class TapNetClient implements NetClient {
         if (len < 0 && len !== -EAGAIN) this.log.debug(`read failed: errno ${-len}`);
         return;
       }
+      const from = this.vnetHdr ? VNET_HDR_LEN : 0;
+      if (len <= from) continue;
       // The receiver may keep the frame (queued for the guest), so it gets its own copy.
-      this.receiver?.(this.buf.slice(0, len));
+      this.receiver?.(this.buf.slice(from, len));
     }
   }
 }
