@@ -1,0 +1,36 @@
+// device-list-properties, generated from schema/devices/<typename>.json: each property's QOM
+// type (`x-qom-type`), its QOM description and default. QOM descriptions are the schema's
+// `description`; notes QEMU does not show live in `$comment`.
+
+import { VifdError } from '../../common/errors.js';
+import { schemas, type JsonSchema } from '../../schema/registry.js';
+import type { Args, Dispatcher } from '../dispatcher.js';
+
+/** Types QEMU knows that are not instantiable devices (abstract parents, buses). */
+const NOT_DEVICES = new Set(['device', 'xen-device', 'xen-bus', 'xen-backend']);
+
+export interface ObjectPropertyInfo {
+  name: string;
+  type: string;
+  description?: string;
+  'default-value'?: unknown;
+}
+
+export function devicePropertyInfo(name: string, schema: JsonSchema): ObjectPropertyInfo {
+  const info: ObjectPropertyInfo = { name, type: schema['x-qom-type'] ?? 'str' };
+  if (typeof schema.description === 'string') info.description = schema.description;
+  if (schema['x-qom-default'] !== undefined) info['default-value'] = schema['x-qom-default'];
+  return info;
+}
+
+export function registerDeviceListProperties(d: Dispatcher): void {
+  d.register('device-list-properties', (a: Args) => {
+    const typename = a['typename'] as string;
+    const entry = schemas().get('device', typename);
+    if (!entry) {
+      if (NOT_DEVICES.has(typename)) throw new VifdError('DEVICE_TYPE_ABSTRACT', 'typename');
+      throw new VifdError('DEVICE_NOT_FOUND', typename);
+    }
+    return Object.entries(entry.schema.properties ?? {}).map(([name, s]) => devicePropertyInfo(name, s));
+  });
+}

@@ -1,0 +1,85 @@
+// xenstore watches as QMP events, for operators and the dashboard's xenstore browser. Each
+// session's watches live on one shared privileged connection under an internal token that
+// names the session, so an event goes back to the session that asked and to no other, and a
+// session's watches go when it closes.
+
+import { VifdError } from '../../common/errors.js';
+import type { XsConnection } from '../../xen/xenstore/index.js';
+import type { Args, Dispatcher } from '../dispatcher.js';
+import type { EventBus } from '../events.js';
+
+export interface SessionLifecycle {
+  onSessionClosed(fn: (sessionId: number) => void): unknown;
+}
+
+interface Watch {
+  session: number;
+  path: string;
+  token: string;
+}
+
+export class XenstoreWatches {
+  private readonly watches = new Map<string, Watch>();
+
+  constructor(private readonly xs: XsConnection, events: EventBus) {
+    xs.onWatchEvent = (path, internal) => {
+      const w = this.watches.get(internal);
+      if (w) events.emit('__com.vifd_XENSTORE_WATCH', { path, token: w.token }, { session: w.session });
+    };
+  }
+
+  add(session: number, path: string, token: string): void {
+    const internal = internalToken(session, path, token);
+    if (this.watches.has(internal)) throw new VifdError('XENSTORE_ERROR', 'watch', path, 'EEXIST');
+    xsCall('watch', path, () => this.xs.watch(path, internal));
+    this.watches.set(internal, { session, path, token });
+  }
+
+  remove(session: number, path: string, token: string): void {
+    const internal = internalToken(session, path, token);
+    if (!this.watches.has(internal)) throw new VifdError('XENSTORE_ERROR', 'unwatch', path, 'ENOENT');
+    this.watches.delete(internal);
+    xsCall('unwatch', path, () => this.xs.unwatch(path, internal));
+  }
+
+  dropSession(session: number): void {
+    for (const [internal, w] of [...this.watches]) {
+      if (w.session !== session) continue;
+      this.watches.delete(internal);
+      try {
+        this.xs.unwatch(w.path, internal);
+      } catch {
+        // already gone with its node's domain; nothing left to undo
+      }
+    }
+  }
+
+  get count(): number {
+    return this.watches.size;
+  }
+}
+
+/** JSON keeps the three parts apart whatever characters the token holds. */
+function internalToken(session: number, path: string, token: string): string {
+  return JSON.stringify([session, path, token]);
+}
+
+function xsCall(op: string, path: string, fn: () => void): void {
+  try {
+    fn();
+  } catch (err) {
+    throw new VifdError('XENSTORE_ERROR', op, path, (err as { code?: string }).code ?? (err as Error).message);
+  }
+}
+
+export function registerXenstoreWatchCommands(d: Dispatcher, watches: XenstoreWatches, sessions: SessionLifecycle): void {
+  d.register('__com.vifd_xenstore-watch', (a: Args, ctx) => {
+    watches.add(ctx.sessionId, a['path'] as string, a['token'] as string);
+    return {};
+  });
+  d.register('__com.vifd_xenstore-unwatch', (a: Args, ctx) => {
+    watches.remove(ctx.sessionId, a['path'] as string, a['token'] as string);
+    return {};
+  });
+  sessions.onSessionClosed((id) => watches.dropSession(id));
+}
