@@ -4,11 +4,14 @@
 //   c_tap_pps_64, c_tap_pps_1514 a C write() loop putting the same frames into a tap (same run)
 //   tap_ratio_64, tap_ratio_1514 vifd / C
 //   rss_per_vif_mb               resident memory per connected vif
-//   tcp_gbps, tcp_gbps_gso       null until the guest has a TCP endpoint
+//   tcp_gbps                     the namespace's kernel TCP (socat) → the guest's TCP endpoint, no GSO
+//   tcp_gbps_from_guest          the guest's TCP endpoint → socat
+//   tcp_gbps_gso                 null until feature-gso-tcpv4 is negotiated
 // It needs root: it re-runs itself inside a network namespace it creates.
 
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { execFile, execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { promisify } from 'node:util';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -67,6 +70,39 @@ async function blast(vif: { backend: XenNetDevice; send: (f: Uint8Array) => bool
   return Math.round((vif.backend.stats.txPackets - before) / ((performance.now() - t0) / 1000));
 }
 
+const TCP_BYTES = Number(process.env['DATAPATH_TCP_BYTES'] ?? 64 * 1024 * 1024);
+
+/** TCP through the tap both ways between socat in the namespace and the guest's endpoint. */
+async function tcp(app: VifdApp, dir: string, devid: number): Promise<{ toGuest: number; fromGuest: number }> {
+  const ifname = `vif1.${devid}`;
+  execFileSync('ip', ['addr', 'add', `10.1.${devid}.1/24`, 'dev', ifname]);
+  execFileSync('ip', ['link', 'set', ifname, 'up']);
+  const vif = app.guests.get(1)!.vifs.get(devid)!;
+  const transport = vif.transport!;
+  let received = 0;
+  let sinkClosed = false;
+  transport.tcp.listen(5001, (c) => {
+    c.onData = (d) => { received += d.length; };
+    c.onEnd = () => c.end();
+    c.onClose = () => { sinkClosed = true; };
+  });
+  const payload = new Uint8Array(TCP_BYTES).fill(0x61);
+  transport.tcp.listen(5002, (c) => { c.write(payload); c.end(); });
+  const file = join(dir, 'tcp.bin');
+  writeFileSync(file, payload);
+  const run = promisify(execFile);
+  let t0 = performance.now();
+  await run('socat', ['-u', `FILE:${file}`, `TCP:10.1.${devid}.2:5001`]);
+  await waitFor(() => sinkClosed, 'the guest to receive everything');
+  const toGuest = (received * 8) / ((performance.now() - t0) / 1000) / 1e9;
+  t0 = performance.now();
+  await run('socat', ['-u', `TCP:10.1.${devid}.2:5002`, 'OPEN:/dev/null']);
+  const fromGuest = (TCP_BYTES * 8) / ((performance.now() - t0) / 1000) / 1e9;
+  transport.close();
+  if (received !== TCP_BYTES) throw new Error(`tcp: the guest received ${received} of ${TCP_BYTES} bytes`);
+  return { toGuest: +toGuest.toFixed(3), fromGuest: +fromGuest.toFixed(3) };
+}
+
 function cBaseline(bytes: number): number {
   const src = resolve('bench/c/tap-writer.c');
   const bin = join(tmpdir(), `vifd-tap-writer-${process.pid}`);
@@ -94,6 +130,7 @@ async function inner(): Promise<void> {
   const tvif = await plug(tapApp, 'tap0');
   const tap64 = await blast(tvif, 64);
   const tap1514 = await blast(tvif, 1514);
+  const tcpGbps = await tcp(tapApp, dir, tvif.backend.address.devid);
   tapApp.shutdown('host-signal');
 
   const c64 = cBaseline(64);
@@ -111,7 +148,8 @@ async function inner(): Promise<void> {
     tap_ratio_64: +(tap64 / c64).toFixed(3),
     tap_ratio_1514: +(tap1514 / c1514).toFixed(3),
     rss_per_vif_mb: +rssPerVif.toFixed(2),
-    tcp_gbps: null,
+    tcp_gbps: tcpGbps.toGuest,
+    tcp_gbps_from_guest: tcpGbps.fromGuest,
     tcp_gbps_gso: null,
   }) + '\n');
   process.exit(0);

@@ -15,7 +15,7 @@ import {
   ETH_HLEN, NET_RX_RING_SIZE, NET_TX_RING_SIZE, NETIF_RSP_NULL, NETIF_RSP_OKAY, NETRXF_csum_blank,
   NETRXF_data_validated, NETRXF_extra_info, NETRXF_more_data, RX_SLOT_SIZE, TX_SLOT_SIZE,
   XEN_NETIF_EXTRA_FLAG_MORE, XEN_NETIF_EXTRA_TYPE_GSO, XEN_NETIF_EXTRA_TYPE_MAX, XEN_NETIF_GSO_TYPE_TCPV4,
-  XEN_NETIF_GSO_TYPE_TCPV6, XEN_NETIF_NR_SLOTS_MIN, readRxResponse, readTxResponse, writeRxRequest,
+  XEN_NETIF_GSO_TYPE_TCPV6, XEN_NETIF_MAX_TX_SIZE, XEN_NETIF_NR_SLOTS_MIN, NETTXF_more_data, readRxResponse, readTxResponse, writeRxRequest,
   writeTxRequest,
 } from '../protocol/netif.js';
 import type { Domain } from '../xen/domain.js';
@@ -95,6 +95,8 @@ interface TxSlot {
   /** The grant netfront made for this request, ended when the response arrives; null for a foreign gref. */
   gref: number | null;
   size: number;
+  /** A later slot of a multi-slot packet: the packet is counted on its first slot. */
+  frag?: boolean;
   settle?: { resolve: (r: TxResult) => void; reject: (e: Error) => void };
 }
 
@@ -194,16 +196,25 @@ export class NetfrontQueue {
 
   // --- transmit
 
-  /** Queues one frame in one slot; false when the ring (or the id space) is full. */
+  /** The backend advertised feature-sg: a frame may span several slots (a page each). */
+  sg = false;
+
+  /**
+   * Queues one frame, in one slot, or with `sg` one page per slot chained by more_data (at most
+   * 16 for 64 KiB, within the 18-slot rule); false when the ring (or the id space) is full.
+   */
   send(frame: Uint8Array, flags: number): boolean {
-    if (frame.length < ETH_HLEN || frame.length > PAGE_SIZE) {
-      throw new RangeError(`frame of ${frame.length} bytes cannot go in one tx slot (${ETH_HLEN}..${PAGE_SIZE})`);
+    const max = this.sg ? XEN_NETIF_MAX_TX_SIZE : PAGE_SIZE;
+    if (frame.length < ETH_HLEN || frame.length > max) {
+      throw new RangeError(`frame of ${frame.length} bytes cannot be sent (${ETH_HLEN}..${max})`);
     }
     if (!this.usable) {
       this.counters.txDropped++;
       return false;
     }
-    if (this.tx.freeRequests() === 0 || this.txFreeIds.length === 0) return false;
+    const n = Math.ceil(frame.length / PAGE_SIZE);
+    if (this.tx.freeRequests() < n || this.txFreeIds.length < n) return false;
+    if (n > 1) return this.sendChain(frame, flags, n);
     const id = this.txFreeIds.pop()!;
     let gref: number;
     try {
@@ -212,14 +223,43 @@ export class NetfrontQueue {
       gref = this.domain.grants.grantAccess(this.backendId, gfn, true);
     } catch (err) {
       this.txFreeIds.push(id);
-      this.counters.txDropped++;
-      this.hooks.log(`tx: no grant for a frame: ${errorText(err)}`);
-      return false;
+      return this.grantFailed(err);
     }
     this.txPending[id] = { gref, size: frame.length };
     this.putTxRequest({ gref, offset: 0, flags, id, size: frame.length });
     this.pushTx();
     return true;
+  }
+
+  /** A frame over several slots: the first says the total, more_data chains them. */
+  private sendChain(frame: Uint8Array, flags: number, n: number): boolean {
+    const ids = this.txFreeIds.splice(this.txFreeIds.length - n, n);
+    const grefs: number[] = [];
+    try {
+      for (let i = 0; i < n; i++) {
+        const gfn = this.txPage(ids[i]!);
+        this.domain.memory.page(gfn).set(frame.subarray(i * PAGE_SIZE, (i + 1) * PAGE_SIZE), 0);
+        grefs.push(this.domain.grants.grantAccess(this.backendId, gfn, true));
+      }
+    } catch (err) {
+      for (const ref of grefs) this.domain.grants.releaseRef(ref);
+      this.txFreeIds.push(...ids);
+      return this.grantFailed(err);
+    }
+    for (let i = 0; i < n; i++) {
+      const size = i === 0 ? frame.length : Math.min(PAGE_SIZE, frame.length - i * PAGE_SIZE);
+      this.txPending[ids[i]!] = i === 0 ? { gref: grefs[i]!, size } : { gref: grefs[i]!, size: 0, frag: true };
+      this.putTxRequest({ gref: grefs[i]!, offset: 0, flags: (i === 0 ? flags : 0) | (i < n - 1 ? NETTXF_more_data : 0),
+        id: ids[i]!, size });
+    }
+    this.pushTx();
+    return true;
+  }
+
+  private grantFailed(err: unknown): false {
+    this.counters.txDropped++;
+    this.hooks.log(`tx: no grant for a frame: ${errorText(err)}`);
+    return false;
   }
 
   /** Pushes the given slots in one go and resolves with each request's response (null for extras). */
@@ -369,7 +409,9 @@ export class NetfrontQueue {
           return this.markBroken(`Grant still in use by backend domain (tx id ${rsp.id}, gref ${slot.gref})`);
         }
         this.txFreeIds.push(rsp.id);
-        if (rsp.status === NETIF_RSP_OKAY) {
+        if (slot.frag) {
+          // Counted with the packet's first slot.
+        } else if (rsp.status === NETIF_RSP_OKAY) {
           this.counters.txPackets++;
           this.counters.txBytes += slot.size;
         } else {

@@ -8,7 +8,7 @@
 import {
   ARP_OP_REPLY, ARP_OP_REQUEST, arpFrame, BROADCAST_MAC, decodeArp, decodeEthernet, decodeIcmp, decodeIpv4,
   echoId, echoSeq, encodeIcmpEcho, ETHERTYPE_ARP, ETHERTYPE_IPV4, formatIpv4, formatMac, ICMP_ECHO_REPLY,
-  ICMP_ECHO_REQUEST, IPPROTO_ICMP, ipv4Frame, ipv4Mask, type Ipv4, isGroupMac, type Mac, macEquals, parseIpv4,
+  ICMP_ECHO_REQUEST, IPPROTO_ICMP, ipv4Frame, ipv4Mask, type Ipv4, type Ipv4Packet, isGroupMac, type Mac, macEquals, parseIpv4,
   parseMac, ZERO_MAC,
 } from './packet.js';
 import { defaultGuestLog, errorText, type GuestLog } from './xs.js';
@@ -89,6 +89,9 @@ export class NetStack {
     arpRepliesIn: 0, echoRequestsIn: 0, echoRepliesOut: 0, echoRequestsOut: 0, echoRepliesIn: 0, ignored: 0,
     ignoredBy: {},
   };
+
+  /** UDP and TCP (transport.ts): takes a packet for us of another protocol, or declines it. */
+  transport: ((ip: Ipv4Packet, srcMac: Mac, checksumVerified: boolean) => boolean) | null = null;
 
   private readonly mask: number;
   private readonly log: GuestLog;
@@ -246,7 +249,10 @@ export class NetStack {
     const { dst, src, protocol, flags, fragmentOffset, payload } = ip.value;
     if (dst !== this.address) return this.ignore('ip-not-for-us');
     if (flags & 0x2000 || fragmentOffset !== 0) return this.ignore('ip-fragment');
-    if (protocol !== IPPROTO_ICMP) return this.ignore('ip-protocol');
+    if (protocol !== IPPROTO_ICMP) {
+      if (!this.transport?.(ip.value, srcMac, checksumVerified)) this.ignore('ip-protocol');
+      return;
+    }
     const icmp = decodeIcmp(payload, { verifyChecksum: !checksumVerified });
     if (!icmp.ok) return this.ignore('malformed');
     const m = icmp.value;
@@ -287,6 +293,13 @@ export class NetStack {
   }
 
   // --- send path
+
+  /** Sends an IPv4 packet from our address; false when the link refused it (ring full, no MAC). */
+  sendIpv4(dstMac: Mac, dst: Ipv4, protocol: number, payload: Uint8Array): boolean {
+    const mac = this.ourMac();
+    if (!mac || this.closed) return false;
+    return this.transmit(ipv4Frame(mac, dstMac, { protocol, src: this.address, dst, payload }), `ip proto ${protocol}`);
+  }
 
   private echoOnce(ip: Ipv4, dstMac: Mac, id: number, seq: number, payload: Uint8Array, timeoutMs: number): Promise<number | null> {
     const mac = this.ourMac();

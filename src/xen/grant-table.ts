@@ -121,32 +121,33 @@ export class GrantTable {
   /** GNTTABOP_copy with a source gref: foreign page bytes → `dst`. Returns a GNTST status. */
   copyFrom(grantee: number, ref: number, offset: number, dst: Uint8Array, dstOffset: number, len: number): number {
     if (offset + len > PAGE_SIZE || dstOffset + len > dst.byteLength) return GNTST.bad_copy_arg;
-    const status = this.check(grantee, ref, false);
-    if (status !== GNTST.okay) return status;
-    const e = this.readEntry(ref);
-    dst.set(this.memory.page(e.frame).subarray(offset, offset + len), dstOffset);
+    const frame = this.check(grantee, ref, false);
+    if (frame < 0) return frame;
+    dst.set(this.memory.page(frame).subarray(offset, offset + len), dstOffset);
     return GNTST.okay;
   }
 
   /** GNTTABOP_copy with a destination gref: `src` → foreign page bytes. Returns a GNTST status. */
   copyTo(grantee: number, ref: number, offset: number, src: Uint8Array, srcOffset: number, len: number): number {
     if (offset + len > PAGE_SIZE || srcOffset + len > src.byteLength) return GNTST.bad_copy_arg;
-    const status = this.check(grantee, ref, true);
-    if (status !== GNTST.okay) return status;
-    const e = this.readEntry(ref);
-    this.memory.page(e.frame).set(src.subarray(srcOffset, srcOffset + len), offset);
+    const frame = this.check(grantee, ref, true);
+    if (frame < 0) return frame;
+    this.memory.page(frame).set(src.subarray(srcOffset, srcOffset + len), offset);
     return GNTST.okay;
   }
 
   private validate(grantee: number, ref: number, writable: boolean, op: string): Uint8Array {
-    const status = this.check(grantee, ref, writable);
-    if (status !== GNTST.okay) {
-      throw new GrantError(status, `domain ${grantee}: ${op} of domain ${this.owner}'s grant ref ${ref}`);
+    const frame = this.check(grantee, ref, writable);
+    if (frame < 0) {
+      throw new GrantError(frame, `domain ${grantee}: ${op} of domain ${this.owner}'s grant ref ${ref}`);
     }
-    return this.memory.page(this.readEntry(ref).frame);
+    return this.memory.page(frame);
   }
 
-  /** Validates one use of an entry, reading it once. */
+  /**
+   * Validates one use of an entry, reading it once: the frame it grants (≥ 0), or a negative
+   * GNTST status. The page used is the frame checked, whatever the guest writes meanwhile.
+   */
   private check(grantee: number, ref: number, writable: boolean): number {
     if (!Number.isInteger(ref) || ref < 0 || ref >= this.nrEntries) return GNTST.bad_gntref;
     const e = this.readEntry(ref);
@@ -154,7 +155,7 @@ export class GrantTable {
     if (e.domid !== grantee) return GNTST.permission_denied;
     if (writable && e.flags & GTF_readonly) return GNTST.permission_denied;
     if (!this.memory.isValidFrame(e.frame)) return GNTST.bad_page;
-    return GNTST.okay;
+    return e.frame;
   }
 
   private busyFlags(ref: number): number {

@@ -1,23 +1,35 @@
-// The tx path (guest → host), as QEMU's net_tx_packets() with its gaps closed: the producer
-// index is read once per sweep and bounded, each request is copied out of the shared slot once
-// and only the copy is used (XSA-155), and every guest error is answered on the ring with
-// NETIF_RSP_ERROR instead of reaching the host.
+// The tx path (guest → host), as Linux netback's xenvif_tx_action(): the producer index is read
+// once per sweep and bounded, each packet is read off the ring with netback's checks
+// (tx-parse.ts, every slot copied out once), its slots are gathered with grant copies that Xen
+// validates one by one, and every consumed slot is answered. A guest's mistakes are answered on
+// the ring with NETIF_RSP_ERROR; its attacks (an impossible req_prod, too many slots, bad
+// extras, a GSO packet without a valid header) are fatal: the vif is disabled, as netback's
+// xenvif_fatal_tx_err(), and nothing further is read from its rings.
 
 import type { Logger } from '../../common/log.js';
 import {
-  ETH_HLEN, NETIF_RSP_ERROR, NETIF_RSP_OKAY, NETTXF_csum_blank, NETTXF_extra_info, NETTXF_more_data,
-  readTxRequest, writeTxResponse, type TxRequest,
+  ETH_HLEN, NETIF_RSP_ERROR, NETIF_RSP_NULL, NETIF_RSP_OKAY, NETTXF_csum_blank, NETTXF_extra_info, NETTXF_more_data,
+  XEN_NETIF_EXTRA_TYPE_MCAST_ADD, readTxRequest, writeTxResponse, type TxRequest,
 } from '../../protocol/netif.js';
 import { PAGE_SIZE, wrapSub, type BackRing } from '../../protocol/ring.js';
 import { GNTST } from '../../xen/errors.js';
 import type { GrantTable } from '../../xen/grant-table.js';
 import { fillL4Checksum } from '../net/checksum.js';
 import type { VifCounters } from './counters.js';
+import { checkGsoHeaders, parseTxPacket, type TxSlotRef } from './tx-parse.js';
 
-export type TxDeliver = (frame: Uint8Array) => void;
+/** A frame for the host side; `gso` is the guest's GSO extra (MSS and type) when it sent one. */
+export type TxDeliver = (frame: Uint8Array, gso?: { size: number; type: number }) => void;
 export type FatalHandler = (message: string) => void;
 
+/** Netback's multicast list limit (XEN_NETBK_MCAST_MAX). */
+const MCAST_MAX = 64;
+
 export class NetbackTx {
+  private readonly mcast = new Set<string>();
+  /** Set once a fatal error is reported: the ring is never read again. */
+  private dead = false;
+
   constructor(
     private readonly ring: BackRing,
     private readonly grants: GrantTable,
@@ -33,31 +45,65 @@ export class NetbackTx {
     const ring = this.ring;
     const sring = ring.sring;
     let notify = false;
-    for (;;) {
+    while (!this.dead) {
+      // One snapshot of req_prod per sweep; everything below works from it.
       const rp = sring.reqProd;
-      if (wrapSub(rp, ring.reqCons) > ring.size) {
-        this.fatal(`Impossible number of requests. req_prod ${rp}, req_cons ${ring.reqCons}, size ${ring.size}`);
-        return notify;
+      if (wrapSub(rp, ring.reqCons) > ring.size || wrapSub(rp, ring.rspProdPvt) > ring.size) {
+        return this.die(`Impossible number of requests. req_prod ${rp}, req_cons ${ring.reqCons}, size ${ring.size}`, notify);
       }
       while (ring.reqCons !== rp) {
-        if (wrapSub(ring.reqCons, ring.rspProdPvt) >= ring.size) break;
-        const req = readTxRequest(sring.view, sring.slotOffset(ring.reqCons));
-        ring.reqCons = (ring.reqCons + 1) >>> 0;
-        const status = this.transmit(req);
-        writeTxResponse(sring.view, sring.slotOffset(ring.rspProdPvt), req.id, status);
-        ring.rspProdPvt = (ring.rspProdPvt + 1) >>> 0;
+        const first = readTxRequest(sring.view, sring.slotOffset(ring.reqCons));
+        if ((first.flags & (NETTXF_extra_info | NETTXF_more_data)) === 0) {
+          // The common case, one slot and no extras, without the general parser's bookkeeping.
+          ring.reqCons = (ring.reqCons + 1) >>> 0;
+          const status = this.single(first);
+          if (this.dead) return notify;
+          writeTxResponse(sring.view, sring.slotOffset(ring.rspProdPvt), first.id, status);
+          ring.rspProdPvt = (ring.rspProdPvt + 1) >>> 0;
+          continue;
+        }
+        const parsed = parseTxPacket(sring, ring.reqCons, rp, first);
+        if (parsed.kind === 'fatal') return this.die(parsed.reason, notify);
+        ring.reqCons = (ring.reqCons + parsed.slots.length) >>> 0;
+        let status: number;
+        if (parsed.kind === 'drop') {
+          status = this.guestError(parsed.slots[0]!.id, parsed.reason);
+        } else if (parsed.mcast) {
+          status = this.multicast(parsed.mcast.type === XEN_NETIF_EXTRA_TYPE_MCAST_ADD, parsed.mcast.addr);
+        } else {
+          const frame = this.gather(parsed.first, parsed.frags, parsed.total);
+          if (typeof frame === 'string') {
+            status = this.guestError(parsed.first.id, frame);
+          } else if (parsed.gso && checkGsoHeaders(frame, parsed.gso.gsoType) !== null) {
+            return this.die(`GSO packet without a valid header: ${checkGsoHeaders(frame, parsed.gso.gsoType)}`, notify);
+          } else {
+            if (parsed.first.flags & NETTXF_csum_blank) fillL4Checksum(frame);
+            this.stats.txPackets++;
+            this.stats.txBytes += frame.length;
+            if (parsed.gso) this.deliver(frame, { size: parsed.gso.gsoSize, type: parsed.gso.gsoType });
+            else this.deliver(frame);
+            status = NETIF_RSP_OKAY;
+          }
+          // deliver() may have disabled or disconnected the vif; the ring is not ours then.
+          if (this.dead) return notify;
+        }
+        this.respond(parsed.slots, status);
       }
       if (ring.pushResponses()) notify = true;
       if (!ring.finalCheckForRequests()) return notify;
     }
+    return notify;
   }
 
-  private transmit(req: TxRequest): number {
-    const reason = this.check(req);
-    if (reason) return this.guestError(req, reason);
+  /** A one-slot packet: netback's checks for it (§8.1 5, 6 — the latter non-fatal, see tx-parse.ts), copy, send. */
+  private single(req: TxRequest): number {
+    if (req.size < ETH_HLEN) return this.guestError(req.id, `Bad packet size: ${req.size}`);
+    if (req.offset + req.size > PAGE_SIZE) {
+      return this.guestError(req.id, `txreq.offset: ${req.offset}, size: ${req.size}, end: ${req.offset + req.size}`);
+    }
     const frame = new Uint8Array(req.size);
     const status = this.grants.copyFrom(this.backendDomid, req.gref, req.offset, frame, 0, req.size);
-    if (status !== GNTST.okay) return this.guestError(req, `tx gref dereference failed (${req.gref}): status ${status}`);
+    if (status !== GNTST.okay) return this.guestError(req.id, `tx gref dereference failed (${req.gref}): status ${status}`);
     if (req.flags & NETTXF_csum_blank) fillL4Checksum(frame);
     this.stats.txPackets++;
     this.stats.txBytes += frame.length;
@@ -65,18 +111,53 @@ export class NetbackTx {
     return NETIF_RSP_OKAY;
   }
 
-  /** The checks QEMU's xen_nic makes, in its order; multi-slot and extras are not negotiated. */
-  private check(req: TxRequest): string | null {
-    if (req.flags & NETTXF_extra_info) return 'extra info flag without feature-gso negotiated';
-    if (req.flags & NETTXF_more_data) return 'more data flag without feature-sg negotiated';
-    if (req.size < ETH_HLEN) return `bad packet size: ${req.size}`;
-    if (req.offset + req.size > PAGE_SIZE) return `page crossing: offset ${req.offset}, size ${req.size}`;
-    return null;
+  /** Stops this path for good (the vif is being disabled or disconnected). */
+  stop(): void {
+    this.dead = true;
   }
 
-  private guestError(req: TxRequest, reason: string): number {
+  /** One response per consumed slot, in ring order; extras get NETIF_RSP_NULL. */
+  private respond(slots: TxSlotRef[], status: number): void {
+    const ring = this.ring;
+    const view = ring.sring.view;
+    for (const s of slots) {
+      writeTxResponse(view, ring.sring.slotOffset(ring.rspProdPvt), s.id, s.extra ? NETIF_RSP_NULL : status);
+      ring.rspProdPvt = (ring.rspProdPvt + 1) >>> 0;
+    }
+  }
+
+  /** Copies the packet's slots out of the granted pages; a string says which copy failed. */
+  private gather(first: TxRequest, frags: TxRequest[], total: number): Uint8Array | string {
+    const frame = new Uint8Array(total);
+    let at = 0;
+    for (const req of frags.length === 0 ? [first] : [first, ...frags]) {
+      const status = this.grants.copyFrom(this.backendDomid, req.gref, req.offset, frame, at, req.size);
+      if (status !== GNTST.okay) return `tx gref dereference failed (${req.gref}): status ${status}`;
+      at += req.size;
+    }
+    return frame;
+  }
+
+  private multicast(add: boolean, addr: Uint8Array): number {
+    const key = Array.from(addr, (b) => b.toString(16).padStart(2, '0')).join(':');
+    if (!add) {
+      this.mcast.delete(key);
+      return NETIF_RSP_OKAY;
+    }
+    if (!this.mcast.has(key) && this.mcast.size >= MCAST_MAX) return this.guestError(0, 'Too many multicast addresses');
+    this.mcast.add(key);
+    return NETIF_RSP_OKAY;
+  }
+
+  private die(reason: string, notify: boolean): boolean {
+    this.dead = true;
+    this.fatal(reason);
+    return notify;
+  }
+
+  private guestError(id: number, reason: string): number {
     this.stats.txErrors++;
-    this.log.debug(`guest error: tx request id ${req.id}: ${reason}`);
+    if (this.log.enabled('debug')) this.log.debug(`guest error: tx request id ${id}: ${reason}`);
     return NETIF_RSP_ERROR;
   }
 }

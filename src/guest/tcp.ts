@@ -1,0 +1,418 @@
+// A minimal passive TCP endpoint for the simulated guest (RFC 793 subset), enough for the
+// kernel's TCP in a network namespace to be a real peer: listen on a port, accept connections
+// (SYN → SYN-ACK with an MSS option), receive a stream in order and acknowledge it (one ACK per
+// batch of segments; data beyond a hole is kept and answered with a duplicate ACK), send a
+// stream within the peer's window with simple retransmission (go-back-N on a timeout that
+// doubles, fast retransmit on three duplicate ACKs), and close both ways with FIN. No window
+// scaling, no SACK, no TIME_WAIT: the peer keeps those.
+//
+//   LISTEN ─SYN/SYN-ACK─► SYN_RCVD ─ACK─► ESTABLISHED ─┬─ peer FIN ─► (ACK) ... our FIN ─► ACKed ─► CLOSED
+//                                                      └─ our FIN ─► (ACKed) ... peer FIN ─► CLOSED
+//   any state ─RST─► CLOSED
+
+import { IPPROTO_TCP, formatIpv4, type Ipv4, type Mac } from './packet.js';
+import type { NetStack } from './stack.js';
+import { l4Checksum } from './transport.js';
+
+const FIN = 0x01;
+const SYN = 0x02;
+const RST = 0x04;
+const PSH = 0x08;
+const ACK = 0x10;
+const HLEN = 20;
+const WINDOW = 65535;
+/** What we accept per segment and offer in SYN-ACK: an Ethernet MTU's worth. */
+const OUR_MSS = 1460;
+const DEFAULT_MSS = 536;
+const RTO_MIN_MS = 200;
+const RTO_MAX_MS = 3000;
+/** Gives up on a connection after this many timeouts in a row. */
+const MAX_RETRIES = 12;
+
+/** Sequence-space comparisons modulo 2^32. */
+const seqLt = (a: number, b: number): boolean => ((a - b) | 0) < 0;
+const seqLe = (a: number, b: number): boolean => ((a - b) | 0) <= 0;
+
+interface Segment {
+  srcPort: number;
+  dstPort: number;
+  seq: number;
+  ack: number;
+  flags: number;
+  window: number;
+  mss: number | null;
+  payload: Uint8Array;
+}
+
+function decodeSegment(b: Uint8Array): Segment | null {
+  if (b.length < HLEN) return null;
+  const v = new DataView(b.buffer, b.byteOffset, b.length);
+  const off = (b[12]! >> 4) * 4;
+  if (off < HLEN || off > b.length) return null;
+  let mss: number | null = null;
+  for (let i = HLEN; i < off;) {
+    const kind = b[i]!;
+    if (kind === 0) break;
+    if (kind === 1) { i++; continue; }
+    const len = b[i + 1] ?? 0;
+    if (len < 2 || i + len > off) break;
+    if (kind === 2 && len === 4) mss = v.getUint16(i + 2);
+    i += len;
+  }
+  return {
+    srcPort: v.getUint16(0), dstPort: v.getUint16(2), seq: v.getUint32(4), ack: v.getUint32(8),
+    flags: b[13]! & 0x3f, window: v.getUint16(14), mss, payload: b.subarray(off),
+  };
+}
+
+export type TcpState = 'SYN_RCVD' | 'ESTABLISHED' | 'CLOSED';
+
+export interface TcpStats {
+  bytesIn: number;
+  bytesOut: number;
+  segmentsIn: number;
+  segmentsOut: number;
+  retransmits: number;
+  outOfOrder: number;
+}
+
+export class TcpConnection {
+  state: TcpState = 'SYN_RCVD';
+  readonly stats: TcpStats = { bytesIn: 0, bytesOut: 0, segmentsIn: 0, segmentsOut: 0, retransmits: 0, outOfOrder: 0 };
+  /** In-order stream bytes as they arrive. */
+  onData: ((data: Uint8Array) => void) | null = null;
+  /** The peer sent FIN: no more data will come. */
+  onEnd: (() => void) | null = null;
+  /** Closed both ways (or reset, with the reason). */
+  onClose: ((error: string | null) => void) | null = null;
+
+  private readonly iss = (Math.random() * 2 ** 32) >>> 0;
+  private sndUna = this.iss;
+  private sndNxt = this.iss;
+  /** Unacknowledged and unsent stream bytes; pending[0] has sequence number pendingSeq. */
+  private pending = new Uint8Array(0);
+  private pendingSeq = (this.iss + 1) >>> 0;
+  private rcvNxt: number;
+  private peerWindow = 0;
+  private readonly mss: number;
+  private ending = false;
+  private finSeq: number | null = null;
+  private finReceived = false;
+  private rto = RTO_MIN_MS;
+  private retries = 0;
+  private timer: NodeJS.Timeout | null = null;
+  private retryTimer: NodeJS.Timeout | null = null;
+  private dupAcks = 0;
+  private ackScheduled = false;
+  /** Segments received beyond a hole, by sequence number, until the hole is filled. */
+  private readonly ooo = new Map<number, { data: Uint8Array; fin: boolean }>();
+  private oooBytes = 0;
+
+  constructor(private readonly stack: NetStack, readonly remoteIp: Ipv4, private readonly remoteMac: Mac,
+    readonly remotePort: number, readonly localPort: number, syn: Segment, private readonly gone: () => void) {
+    this.rcvNxt = (syn.seq + 1) >>> 0;
+    this.peerWindow = syn.window;
+    this.mss = Math.min(OUR_MSS, syn.mss ?? DEFAULT_MSS);
+    this.sendSyn();
+  }
+
+  get remote(): string {
+    return `${formatIpv4(this.remoteIp)}:${this.remotePort}`;
+  }
+
+  /** Queues stream bytes (copied) for sending. */
+  write(data: Uint8Array): void {
+    if (this.ending || this.state === 'CLOSED') throw new Error(`tcp ${this.remote}: write after end`);
+    const next = new Uint8Array(this.pending.length + data.length);
+    next.set(this.pending);
+    next.set(data, this.pending.length);
+    this.pending = next;
+    this.pump();
+  }
+
+  /** Sends FIN once everything written has been sent. */
+  end(): void {
+    this.ending = true;
+    this.pump();
+  }
+
+  /** Aborts with RST. */
+  abort(): void {
+    if (this.state === 'CLOSED') return;
+    this.send(RST | ACK, this.sndNxt, new Uint8Array(0));
+    this.finish('aborted');
+  }
+
+  /** The inbound path: one segment for this connection. */
+  receive(seg: Segment): void {
+    if (this.state === 'CLOSED') return;
+    this.stats.segmentsIn++;
+    if (seg.flags & RST) return this.finish('connection reset by peer');
+    if (seg.flags & SYN) {
+      // A retransmitted SYN: our SYN-ACK was lost.
+      if (this.state === 'SYN_RCVD' && seg.seq === ((this.rcvNxt - 1) >>> 0)) this.sendSyn();
+      return;
+    }
+    if (!(seg.flags & ACK)) return;
+    this.peerWindow = seg.window;
+    this.onAck(seg.ack, seg.payload.length === 0 && !(seg.flags & FIN));
+    // onAck may have ended the connection (TS cannot see that through the call).
+    if ((this.state as TcpState) === 'CLOSED') return;
+    this.onPayload(seg);
+    this.pump();
+    this.maybeClosed();
+  }
+
+  private onAck(ack: number, pure: boolean): void {
+    if (seqLt(this.sndUna, ack) && seqLe(ack, this.sndNxt)) {
+      if (this.state === 'SYN_RCVD') this.state = 'ESTABLISHED';
+      // Drop acknowledged bytes (the SYN and the FIN occupy a sequence number but no byte).
+      const dataAcked = Math.min(this.pending.length, Math.max(0, (ack - this.pendingSeq) | 0));
+      if (dataAcked > 0) {
+        this.pending = this.pending.subarray(dataAcked);
+        this.pendingSeq = (this.pendingSeq + dataAcked) >>> 0;
+      }
+      this.sndUna = ack;
+      this.dupAcks = 0;
+      this.rto = RTO_MIN_MS;
+      this.retries = 0;
+      this.restartTimer();
+      return;
+    }
+    if (ack === this.sndUna && pure && this.sndNxt !== this.sndUna) {
+      if (++this.dupAcks === 3) {
+        this.stats.retransmits++;
+        this.goBack();
+      }
+    }
+  }
+
+  private onPayload(seg: Segment): void {
+    let data = seg.payload;
+    let seq = seg.seq;
+    const fin = (seg.flags & FIN) !== 0;
+    if (data.length === 0 && !fin) return;
+    if (seqLt(seq, this.rcvNxt)) {
+      // A retransmission overlapping what we have: keep only the new part.
+      const skip = (this.rcvNxt - seq) >>> 0;
+      if (skip > data.length || (skip === data.length && !fin)) return this.scheduleAck();
+      data = data.subarray(skip);
+      seq = this.rcvNxt;
+    }
+    if (this.finReceived) return this.scheduleAck();
+    if (seq !== this.rcvNxt) {
+      // A hole: keep the segment (within our window) for when the hole is filled, and send a
+      // duplicate ACK at once, so the peer's fast retransmit (three duplicates) fires instead
+      // of its timeout (RFC 5681 §4.2).
+      this.stats.outOfOrder++;
+      const ahead = (seq - this.rcvNxt) >>> 0;
+      if (ahead < WINDOW && !this.ooo.has(seq)) {
+        this.ooo.set(seq, { data: Uint8Array.from(data), fin });
+        this.oooBytes += data.length;
+      }
+      this.send(ACK, this.sndNxt, new Uint8Array(0));
+      return;
+    }
+    this.deliver(data, fin);
+    // The hole is filled: whatever was kept follows in order.
+    for (let next = this.ooo.get(this.rcvNxt); next && !this.finReceived; next = this.ooo.get(this.rcvNxt)) {
+      this.ooo.delete(this.rcvNxt);
+      this.oooBytes -= next.data.length;
+      this.deliver(next.data, next.fin);
+    }
+    if (this.finReceived || this.oooBytes > WINDOW) {
+      this.ooo.clear();
+      this.oooBytes = 0;
+    }
+    this.scheduleAck();
+  }
+
+  private deliver(data: Uint8Array, fin: boolean): void {
+    if (data.length > 0) {
+      this.rcvNxt = (this.rcvNxt + data.length) >>> 0;
+      this.stats.bytesIn += data.length;
+      this.onData?.(data);
+    }
+    if (fin) {
+      this.rcvNxt = (this.rcvNxt + 1) >>> 0;
+      this.finReceived = true;
+      this.onEnd?.();
+    }
+  }
+
+  /** One ACK for a batch of segments received in the same turn. */
+  private scheduleAck(): void {
+    if (this.ackScheduled) return;
+    this.ackScheduled = true;
+    setImmediate(() => {
+      this.ackScheduled = false;
+      if (this.state !== 'CLOSED') this.send(ACK, this.sndNxt, new Uint8Array(0));
+      this.maybeClosed();
+    });
+  }
+
+  /** Sends what the peer's window allows, then FIN when the stream is done. */
+  private pump(): void {
+    if (this.state !== 'ESTABLISHED') return;
+    const end = (this.pendingSeq + this.pending.length) >>> 0;
+    const limit = (this.sndUna + Math.min(this.peerWindow, WINDOW)) >>> 0;
+    while (seqLt(this.sndNxt, end) && seqLt(this.sndNxt, limit)) {
+      const len = Math.min(this.mss, (end - this.sndNxt) >>> 0, (limit - this.sndNxt) >>> 0);
+      const from = (this.sndNxt - this.pendingSeq) >>> 0;
+      if (!this.send(ACK | PSH, this.sndNxt, this.pending.subarray(from, from + len))) return this.retrySoon();
+      this.stats.bytesOut += len;
+      this.sndNxt = (this.sndNxt + len) >>> 0;
+    }
+    if (this.ending && this.finSeq === null && this.sndNxt === end) {
+      if (!this.send(FIN | ACK, this.sndNxt, new Uint8Array(0))) return this.retrySoon();
+      this.finSeq = this.sndNxt;
+      this.sndNxt = (this.sndNxt + 1) >>> 0;
+    }
+    if (this.sndNxt !== this.sndUna && !this.timer) this.restartTimer();
+  }
+
+  /** The ring was full: try again shortly, without counting it as a loss. */
+  private retrySoon(): void {
+    if (this.retryTimer) return;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      this.pump();
+    }, 1);
+    if (!this.timer) this.restartTimer();
+  }
+
+  private restartTimer(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    if (this.sndNxt === this.sndUna || this.state === 'CLOSED') return;
+    this.timer = setTimeout(() => this.onTimeout(), this.rto);
+  }
+
+  private onTimeout(): void {
+    this.timer = null;
+    if (this.state === 'CLOSED') return;
+    if (++this.retries > MAX_RETRIES) return this.abortTimedOut();
+    this.stats.retransmits++;
+    this.rto = Math.min(this.rto * 2, RTO_MAX_MS);
+    if (this.state === 'SYN_RCVD') {
+      this.sendSyn();
+      this.restartTimer();
+      return;
+    }
+    this.goBack();
+  }
+
+  private abortTimedOut(): void {
+    this.send(RST | ACK, this.sndNxt, new Uint8Array(0));
+    this.finish('connection timed out');
+  }
+
+  /** Go-back-N: resend from the first unacknowledged byte (and the FIN again if it is lost). */
+  private goBack(): void {
+    this.sndNxt = this.sndUna;
+    if (this.finSeq !== null && seqLe(this.sndUna, this.finSeq)) this.finSeq = null;
+    this.pump();
+    this.restartTimer();
+  }
+
+  private sendSyn(): void {
+    this.sndNxt = (this.iss + 1) >>> 0;
+    const opt = Uint8Array.of(2, 4, OUR_MSS >> 8, OUR_MSS & 0xff);
+    this.send(SYN | ACK, this.iss, new Uint8Array(0), opt);
+    if (!this.timer) this.restartTimer();
+  }
+
+  private send(flags: number, seq: number, payload: Uint8Array, options = new Uint8Array(0)): boolean {
+    const hlen = HLEN + options.length;
+    const seg = new Uint8Array(hlen + payload.length);
+    const v = new DataView(seg.buffer);
+    v.setUint16(0, this.localPort);
+    v.setUint16(2, this.remotePort);
+    v.setUint32(4, seq >>> 0);
+    v.setUint32(8, flags & ACK ? this.rcvNxt : 0);
+    seg[12] = (hlen / 4) << 4;
+    seg[13] = flags;
+    v.setUint16(14, WINDOW);
+    seg.set(options, HLEN);
+    seg.set(payload, hlen);
+    v.setUint16(16, l4Checksum(this.stack.address, this.remoteIp, IPPROTO_TCP, seg));
+    const ok = this.stack.sendIpv4(this.remoteMac, this.remoteIp, IPPROTO_TCP, seg);
+    if (ok) this.stats.segmentsOut++;
+    return ok;
+  }
+
+  private maybeClosed(): void {
+    if (this.state === 'CLOSED' || this.ackScheduled) return;
+    if (this.finReceived && this.finSeq !== null && seqLt(this.finSeq, this.sndUna)) this.finish(null);
+  }
+
+  private finish(error: string | null): void {
+    if (this.state === 'CLOSED') return;
+    this.state = 'CLOSED';
+    if (this.timer) clearTimeout(this.timer);
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.timer = null;
+    this.retryTimer = null;
+    this.gone();
+    this.onClose?.(error);
+  }
+}
+
+/** The guest's TCP: listening ports and their connections, keyed by the remote end. */
+export class TcpEndpoint {
+  private readonly listeners = new Map<number, (c: TcpConnection) => void>();
+  private readonly conns = new Map<string, TcpConnection>();
+  resets = 0;
+
+  constructor(private readonly stack: NetStack) {}
+
+  listen(port: number, onConnection: (c: TcpConnection) => void): void {
+    this.listeners.set(port, onConnection);
+  }
+
+  get connections(): number {
+    return this.conns.size;
+  }
+
+  close(): void {
+    for (const c of [...this.conns.values()]) c.abort();
+    this.listeners.clear();
+  }
+
+  /** One TCP segment for our address (checksum already checked). */
+  receive(src: Ipv4, srcMac: Mac, bytes: Uint8Array): void {
+    const seg = decodeSegment(bytes);
+    if (!seg) return;
+    const key = `${src}:${seg.srcPort}:${seg.dstPort}`;
+    const conn = this.conns.get(key);
+    if (conn) return conn.receive(seg);
+    const accept = this.listeners.get(seg.dstPort);
+    if (accept && (seg.flags & (SYN | ACK | RST)) === SYN) {
+      const c = new TcpConnection(this.stack, src, srcMac, seg.srcPort, seg.dstPort, seg, () => this.conns.delete(key));
+      this.conns.set(key, c);
+      accept(c);
+      return;
+    }
+    if (!(seg.flags & RST)) this.reset(src, srcMac, seg);
+  }
+
+  /** RFC 793's reset for a segment that belongs to no connection. */
+  private reset(src: Ipv4, srcMac: Mac, seg: Segment): void {
+    this.resets++;
+    const out = new Uint8Array(HLEN);
+    const v = new DataView(out.buffer);
+    v.setUint16(0, seg.dstPort);
+    v.setUint16(2, seg.srcPort);
+    const len = seg.payload.length + (seg.flags & SYN ? 1 : 0) + (seg.flags & FIN ? 1 : 0);
+    if (seg.flags & ACK) {
+      v.setUint32(4, seg.ack);
+      out[13] = RST;
+    } else {
+      v.setUint32(8, (seg.seq + len) >>> 0);
+      out[13] = RST | ACK;
+    }
+    out[12] = (HLEN / 4) << 4;
+    v.setUint16(16, l4Checksum(this.stack.address, src, IPPROTO_TCP, out));
+    this.stack.sendIpv4(srcMac, src, IPPROTO_TCP, out);
+  }
+}

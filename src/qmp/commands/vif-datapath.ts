@@ -1,0 +1,64 @@
+// vifd's datapath commands for operators, after Linux netback's debugfs and QEMU's filter-dump:
+// ring inspection (producer/consumer indices with deltas) and a kick, per-vif packet capture to
+// a pcap file, and the event that reports a vif disabled by a fatal guest error.
+
+import { VifdError } from '../../common/errors.js';
+import type { Device } from '../../devices/device.js';
+import type { DeviceManager } from '../../devices/device-manager.js';
+import { XenNetDeviceModel } from '../../devices/xen-net-device.js';
+import type { Args, Dispatcher } from '../dispatcher.js';
+import type { EventBus } from '../events.js';
+
+function deviceRef(dev: Device): Record<string, unknown> {
+  return { ...(dev.id !== null ? { device: dev.id } : {}), path: dev.path };
+}
+
+function findVif(devices: DeviceManager, id: string): XenNetDeviceModel {
+  const dev = devices.find(id);
+  if (!dev) throw new VifdError('DEVICE_NOT_FOUND', id);
+  if (!(dev instanceof XenNetDeviceModel)) throw new VifdError('VIF_NOT_A_VIF', id);
+  return dev;
+}
+
+export function registerVifDatapathCommands(d: Dispatcher, events: EventBus, devices: DeviceManager): void {
+  devices.on('device-disabled', ({ dev, vif, reason }) => {
+    events.emit('__com.vifd_VIF_DISABLED', { ...deviceRef(dev), vif, reason });
+  });
+
+  d.register('__com.vifd_vif-ring-info', (args: Args) => {
+    const dev = findVif(devices, args['id'] as string);
+    const b = dev.backend;
+    const info = b.ringInfo();
+    return {
+      vif: b.vifName,
+      connected: info !== null,
+      disabled: b.disabledReason ?? '',
+      ...(info ? { tx: info.tx, rx: info.rx, 'rx-queued': info.rxQueued } : {}),
+    };
+  });
+
+  d.register('__com.vifd_vif-kick', (args: Args) => {
+    const dev = findVif(devices, args['id'] as string);
+    return { kicked: dev.backend.kick() };
+  });
+
+  d.register('__com.vifd_vif-capture-start', (args: Args) => {
+    const id = args['id'] as string;
+    const file = args['file'] as string;
+    const b = findVif(devices, id).backend;
+    if (b.capture) throw new VifdError('VIF_CAPTURE_ACTIVE', id, b.capture.path);
+    try {
+      b.startCapture(file, args['snaplen'] as number | undefined);
+    } catch (err) {
+      throw new VifdError('VIF_CAPTURE_OPEN_FAILED', file, (err as Error).message);
+    }
+    return {};
+  });
+
+  d.register('__com.vifd_vif-capture-stop', (args: Args) => {
+    const id = args['id'] as string;
+    const frames = findVif(devices, id).backend.stopCapture();
+    if (frames === null) throw new VifdError('VIF_CAPTURE_NOT_ACTIVE', id);
+    return { frames };
+  });
+}
