@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { VifdApp, type AppOptions } from '../../src/cli/app.js';
 import { parseCommandLine } from '../../src/cli/options.js';
+import { QmpClient } from '../../src/qmp/client.js';
 
 export interface TestApp {
   app: VifdApp;
@@ -33,4 +34,35 @@ export async function startApp(args: string[] = [], opts: AppOptions = {}): Prom
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+export interface AppWithClient {
+  /** The app of the running test. */
+  readonly t: TestApp;
+  /** A negotiated QMP client of that app. */
+  readonly qmp: QmpClient;
+}
+
+/**
+ * Registers mocha hooks that give each test (or, with `each: false`, the whole suite) a fresh
+ * in-process app and a negotiated client, and close both afterwards.
+ */
+export function useAppWithClient(opts: { each?: boolean; args?: string[] } = {}): AppWithClient {
+  const s = {} as { t: TestApp; qmp: QmpClient };
+  const setup = async (): Promise<void> => {
+    s.t = await startApp(opts.args);
+    s.qmp = await QmpClient.connect(s.t.qmpPath);
+  };
+  const teardown = async (): Promise<void> => {
+    s.qmp?.close();
+    await s.t?.stop();
+  };
+  if (opts.each ?? true) {
+    beforeEach(setup);
+    afterEach(teardown);
+  } else {
+    before(setup);
+    after(teardown);
+  }
+  return s;
 }

@@ -3,26 +3,15 @@
 
 import { expect } from 'chai';
 import { directoryOrEmpty } from '../../src/xen/xenstore/index.js';
-import { startApp, type TestApp } from '../helpers/app.js';
-import { eventually, QmpTestClient } from '../helpers/qmp-client.js';
+import { useAppWithClient } from '../helpers/app.js';
+import { eventually } from '../helpers/qmp-client.js';
 
 describe('device_add and device_del', () => {
-  let t: TestApp;
-  let qmp: QmpTestClient;
+  const s = useAppWithClient();
 
-  beforeEach(async () => {
-    t = await startApp();
-    qmp = await QmpTestClient.connect(t.qmpPath);
-  });
-
-  afterEach(async () => {
-    qmp.close();
-    await t.stop();
-  });
-
-  const vifs = () => directoryOrEmpty(t.app.platform.xs, '/local/domain/1/device/vif').map(Number).sort();
-  const backends = () => directoryOrEmpty(t.app.platform.xs, '/local/domain/0/backend/qnic/1').map(Number).sort();
-  const add = (args: Record<string, unknown>) => qmp.execute('device_add', { driver: 'xen-net-device', ...args });
+  const vifs = () => directoryOrEmpty(s.t.app.platform.xs, '/local/domain/1/device/vif').map(Number).sort();
+  const backends = () => directoryOrEmpty(s.t.app.platform.xs, '/local/domain/0/backend/qnic/1').map(Number).sort();
+  const add = (args: Record<string, unknown>) => s.qmp.execute('device_add', { driver: 'xen-net-device', ...args });
   const err = (desc: string) => ({ error: { class: 'GenericError', desc } });
 
   describe('idx allocation', () => {
@@ -34,13 +23,13 @@ describe('device_add and device_del', () => {
 
     it('reuses index 1 once vif 1 is deleted', async () => {
       for (const id of ['a', 'b', 'c']) await add({ id });
-      await eventually(() => t.app.bus.list().every((d) => d.backendState === 4 && d.frontendState === 4), 5000, 'all connected');
-      await qmp.execute('device_del', { id: 'b' });
-      await qmp.waitEvent('DEVICE_DELETED', (d) => d['device'] === 'b');
+      await eventually(() => s.t.app.bus.list().every((d) => d.backendState === 4 && d.frontendState === 4), 5000, 'all connected');
+      await s.qmp.execute('device_del', { id: 'b' });
+      await s.qmp.waitEvent('DEVICE_DELETED', (d) => d['device'] === 'b');
       expect(vifs()).to.deep.equal([0, 2]);
       expect(await add({ id: 'd' })).to.deep.equal({ return: {} });
       expect(vifs()).to.deep.equal([0, 1, 2]);
-      expect((await qmp.execute('__com.vifd_xenstore-read', { path: '/local/domain/1/device/vif/1/backend' }))['return'])
+      expect((await s.qmp.execute('__com.vifd_xenstore-read', { path: '/local/domain/1/device/vif/1/backend' }))['return'])
         .to.equal('/local/domain/0/backend/qnic/1/1');
     });
 
@@ -49,7 +38,7 @@ describe('device_add and device_del', () => {
       await add({ id: 'b' });
       expect(await add({ id: 'c', idx: 1 })).to.deep.equal(err('vif 1 of domain 1 already exists'));
       expect(vifs()).to.deep.equal([0, 1]);
-      expect(t.app.devices.find('c')).to.equal(undefined);
+      expect(s.t.app.devices.find('c')).to.equal(undefined);
     });
 
     it('honours an explicit free idx', async () => {
@@ -83,11 +72,11 @@ describe('device_add and device_del', () => {
     ];
     for (const [what, args, expected] of cases) {
       it(`answers ${what}`, async () => {
-        const r = await qmp.execute('device_add', args, 'x');
+        const r = await s.qmp.execute('device_add', args, 'x');
         expect(r).to.deep.equal({ id: 'x', ...(expected as object) });
         expect(backends()).to.deep.equal([]);
         expect(vifs()).to.deep.equal([]);
-        expect(await qmp.execute('query-version')).to.have.property('return');
+        expect(await s.qmp.execute('query-version')).to.have.property('return');
       });
     }
 
@@ -99,34 +88,34 @@ describe('device_add and device_del', () => {
 
     it('accepts 52-54-00 style and upper-case MACs and writes them lower case with colons', async () => {
       expect(await add({ id: 'm', mac: '52-54-00-AB-CD-EF' })).to.deep.equal({ return: {} });
-      expect(t.app.platform.xs.read('/local/domain/1/device/vif/0/mac').toString()).to.equal('52:54:00:ab:cd:ef');
+      expect(s.t.app.platform.xs.read('/local/domain/1/device/vif/0/mac').toString()).to.equal('52:54:00:ab:cd:ef');
     });
   });
 
   describe('device_del', () => {
     it('answers an unknown id with DeviceNotFound', async () => {
-      expect(await qmp.execute('device_del', { id: 'nope' }))
+      expect(await s.qmp.execute('device_del', { id: 'nope' }))
         .to.deep.equal({ error: { class: 'DeviceNotFound', desc: "Device 'nope' not found" } });
     });
 
     it('answers a container path as not a device', async () => {
-      expect(await qmp.execute('device_del', { id: '/machine' })).to.deep.equal(err('/machine is not a device'));
+      expect(await s.qmp.execute('device_del', { id: '/machine' })).to.deep.equal(err('/machine is not a device'));
     });
 
     it('refuses a second device_del while the first is pending, then completes', async () => {
       await add({ id: 'nic1' });
-      await eventually(() => t.app.bus.list()[0]?.frontendState === 4, 5000, 'frontend connected');
-      qmp.send('{"execute":"device_del","arguments":{"id":"nic1"}}{"execute":"device_del","arguments":{"id":"nic1"}}');
-      expect(JSON.parse(await qmp.nextLine())).to.deep.equal({ return: {} });
-      expect(JSON.parse(await qmp.nextLine())).to.deep.equal(err('Device nic1 is already in the process of unplug'));
-      const ev = await qmp.waitEvent('DEVICE_DELETED');
+      await eventually(() => s.t.app.bus.list()[0]?.frontendState === 4, 5000, 'frontend connected');
+      s.qmp.send('{"execute":"device_del","arguments":{"id":"nic1"}}{"execute":"device_del","arguments":{"id":"nic1"}}');
+      expect(JSON.parse(await s.qmp.nextLine())).to.deep.equal({ return: {} });
+      expect(JSON.parse(await s.qmp.nextLine())).to.deep.equal(err('Device nic1 is already in the process of unplug'));
+      const ev = await s.qmp.waitEvent('DEVICE_DELETED');
       expect(ev['data']).to.deep.equal({ device: 'nic1', path: '/machine/peripheral/nic1' });
     });
 
     it('finds a device by its QOM path', async () => {
       await add({ id: 'p' });
-      expect(await qmp.execute('device_del', { id: '/machine/peripheral/p' })).to.deep.equal({ return: {} });
-      await qmp.waitEvent('DEVICE_DELETED', (d) => d['device'] === 'p');
+      expect(await s.qmp.execute('device_del', { id: '/machine/peripheral/p' })).to.deep.equal({ return: {} });
+      await s.qmp.waitEvent('DEVICE_DELETED', (d) => d['device'] === 'p');
     });
   });
 });
