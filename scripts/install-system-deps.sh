@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
 # The Debian packages vifd's tests drive for real: network namespaces and ping, Go with the
-# go-qemu QMP client, socat. Run as root (CI is); without root it says what to install.
+# go-qemu QMP client, socat; Xen's xenstore tools, test-xenstore and pyxs (xen-utils-4.17 only
+# recommends the hypervisor, which is not installed); chromium for the dashboard's browser
+# tests; tshark to read vifd's pcap captures. Run as root (CI is); without root it says what to install.
 set -euo pipefail
 
 PACKAGES=(
   iproute2 iputils-ping socat
   golang-go golang-github-digitalocean-go-qemu-dev
+  xenstore-utils python3-pyxs xen-utils-4.17
+  chromium
+  tshark
 )
 
 if [ "$(id -u)" -ne 0 ]; then
@@ -13,5 +18,7 @@ if [ "$(id -u)" -ne 0 ]; then
   exit 1
 fi
 export DEBIAN_FRONTEND=noninteractive
+# tshark (pcap captures are checked with it) would otherwise ask whether non-root users may capture.
+echo 'wireshark-common wireshark-common/install-setuid boolean false' | debconf-set-selections
 apt-get update
 apt-get install -y --no-install-recommends "${PACKAGES[@]}"

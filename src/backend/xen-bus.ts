@@ -1,14 +1,19 @@
 // The Xen bus of the backend domain (QEMU's xen-bus): one privileged xenstore connection shared
 // by its devices, watch dispatch by token, the registry of backend instances keyed by
-// (type, frontend, devid), and deferred cleanup of devices that went offline.
+// (type, frontend, devid), deferred cleanup of devices that went offline, and the enumeration
+// of backends a toolstack creates through xenstore alone (seed 004). The bus does not create
+// those devices itself: it reports them ('backend-discovered') to the device model above.
 
 import { EventEmitter } from 'node:events';
 import { Logger } from '../common/log.js';
 import type { EventChannels } from '../xen/event-channel.js';
 import type { GrantTable } from '../xen/grant-table.js';
 import type { XsConnection } from '../xen/xenstore/index.js';
+import { findBackendCandidates, type DiscoveredBackend } from './backend-enumeration.js';
 import type { XenDevice } from './xen-device.js';
-import { deviceName, type DeviceAddress } from './xen-paths.js';
+import { backendAreaPath, deviceName, type DeviceAddress } from './xen-paths.js';
+
+export type { DiscoveredBackend } from './backend-enumeration.js';
 
 export type StateSide = 'backend' | 'frontend';
 
@@ -17,6 +22,14 @@ export interface XenBusEvents {
   'state-changed': [dev: XenDevice, side: StateSide];
   /** A device was destroyed (after unplug, or by a toolstack setting online=0). */
   'device-destroyed': [dev: XenDevice];
+  /**
+   * A toolstack asked for a backend (state 1, online 1, no instance yet). A listener creates
+   * and plugs the device, or throws why it cannot; the bus logs that and does not ask again
+   * until the entry changes.
+   */
+  'backend-discovered': [entry: DiscoveredBackend];
+  /** A device stopped servicing its frontend after a fatal guest error (netback's `disabled`). */
+  'device-disabled': [dev: XenDevice, reason: string];
 }
 
 /** What backends need from the hypervisor: the frontends' grant tables and event channels. */
@@ -30,6 +43,10 @@ export class XenBus extends EventEmitter<XenBusEvents> {
   private readonly watches = new Map<string, { path: string; handler: () => void }>();
   private nextToken = 1;
   private cleanupScheduled = false;
+  /** Entries whose creation failed, with what they held then: retried only once they change. */
+  private readonly refused = new Map<string, string>();
+  /** Extra environment for hotplug scripts (XENSTORED_PATH when vifd serves a socket). */
+  hotplugEnv: Readonly<Record<string, string>> = {};
   private readonly log = new Logger('xen-bus');
 
   constructor(readonly xs: XsConnection, readonly hypervisor: Hypervisor, readonly backendDomid = 0) {
@@ -76,8 +93,45 @@ export class XenBus extends EventEmitter<XenBusEvents> {
     }
   }
 
+  /**
+   * Watches `backend/<type>` of the backend domain and reports every entry a toolstack writes
+   * there (the initial watch event covers entries that exist already). Returns the watch token.
+   */
+  enumerate(type: string): string {
+    const area = backendAreaPath(this.backendDomid, type);
+    return this.watch(area, () => {
+      this.discover(type, area);
+      this.scheduleCleanup();
+    });
+  }
+
+  private discover(type: string, area: string): void {
+    const seen = new Set<string>();
+    for (const entry of findBackendCandidates(this.xs, area, type)) {
+      const key = `${type}/${entry.frontendId}/${entry.devid}`;
+      seen.add(key);
+      if (this.exists(entry)) continue;
+      const signature = JSON.stringify(entry.options);
+      if (this.refused.get(key) === signature) continue;
+      this.log.info(`${key}: a toolstack asks for this backend`);
+      try {
+        this.emit('backend-discovered', entry);
+        this.refused.delete(key);
+      } catch (err) {
+        this.refused.set(key, signature);
+        this.log.error(`failed to create '${type}' device '${entry.frontendId}/${entry.devid}': ${(err as Error).message}`);
+      }
+    }
+    for (const key of this.refused.keys()) if (key.startsWith(`${type}/`) && !seen.has(key)) this.refused.delete(key);
+  }
+
   stateChanged(dev: XenDevice, side: StateSide): void {
     this.emit('state-changed', dev, side);
+  }
+
+  /** Reports a device disabled by a fatal guest error. */
+  deviceDisabled(dev: XenDevice, reason: string): void {
+    this.emit('device-disabled', dev, reason);
   }
 
   /** Destruction is deferred to a later turn: nothing frees itself inside its own watch callback. */

@@ -14,7 +14,18 @@
 // Unplug (device_del or a toolstack) writes `online`=0 and `state`=Closing in one transaction;
 // the backend watch then waits for the frontend to close (or closes at once if it never became
 // active), and a device that is offline and Closed is destroyed by the bus, later, never from
-// inside its own callback.
+// inside its own callback. A toolstack that only writes `online`=0 gets the same: an active
+// device then walks to Closing itself, so that its frontend closes.
+//
+// Hotplug scripts (xen-protocol.md §7.1, §7.4): a backend whose `hotplug-status` exists and is
+// not `connected` (libxl writes it empty) maps the rings when the frontend connects but defers
+// the switch to Connected, as Linux netback does, until a script writes `connected`:
+//
+//   frontend Connected ─► connect() ─► hotplug-status?  absent or "connected" ─► Connected
+//                                            │ anything else
+//                                            ▼
+//                        watch hotplug-status ... "connected" ─► Connected
+//                                                 "error"     ─► stays (hotplug-error says why)
 
 import { Logger } from '../common/log.js';
 import { XenbusState, xenbusStateName, parseXenbusState, type XenbusStateValue } from '../protocol/xenbus.js';
@@ -55,6 +66,9 @@ export abstract class XenDevice {
   inactive = false;
   destroyed = false;
   private readonly watchTokens: string[] = [];
+  /** Rings are up and the frontend is Connected; only the hotplug script is missing. */
+  private awaitingHotplug = false;
+  private hotplugToken: string | null = null;
   private readonly destroyListeners: DeviceLifecycleListener[] = [];
 
   constructor(readonly bus: XenBus, readonly address: DeviceAddress, label: string) {
@@ -90,7 +104,8 @@ export abstract class XenDevice {
    */
   realize(opts: { toolstackCreated?: boolean } = {}): void {
     try {
-      if (!opts.toolstackCreated) this.createBackendDirectory();
+      if (opts.toolstackCreated) this.completeToolstackBackend();
+      else this.createBackendDirectory();
       this.createFrontendDirectory();
       this.realizeDevice();
       this.online = true;
@@ -128,13 +143,18 @@ export abstract class XenDevice {
 
   /** xenbus_dev_fatal: the reason goes where the toolstack looks, and the device closes. */
   protected fatal(errno: number, message: string): void {
+    this.recordError(errno, message);
+    this.setBackendState(S.Closing);
+  }
+
+  /** xenbus_dev_error: the reason goes where the toolstack looks; the state stays as it is. */
+  protected recordError(errno: number, message: string): void {
     this.log.error(`fatal error: ${message}`);
     try {
       this.xs.write(errorPath(this.address), `${errno} ${message}`);
     } catch (err) {
       this.log.warn(`could not record the error: ${(err as Error).message}`);
     }
-    this.setBackendState(S.Closing);
   }
 
   /** Called by the bus: unrealize and remove the directories. Idempotent. */
@@ -162,6 +182,31 @@ export abstract class XenDevice {
       this.xs.write(`${this.backendPath}/frontend-id`, String(frontendId), tx);
       this.xs.write(`${this.backendPath}/online`, '1', tx);
       this.xs.write(`${this.backendPath}/hotplug-status`, 'connected', tx);
+    });
+  }
+
+  /**
+   * A toolstack wrote the backend directory; its keys are kept (`hotplug-status` above all).
+   * Only what it left out of the generic keys is added. The frontend must be able to read the
+   * backend: libxl grants that before writing the keys, but keys written with xenstore-write
+   * alone inherit dom0's private `n0`, so those (and only those) get `[n<be>, r<fe>]`, the list
+   * QEMU's realize gives the directory.
+   */
+  private completeToolstackBackend(): void {
+    const { backendDomid, frontendId } = this.address;
+    const privateToBackend = `n${backendDomid}`;
+    withTransaction(this.xs, (tx) => {
+      const nodes = [this.backendPath, ...this.xs.directory(this.backendPath, tx).map((k) => `${this.backendPath}/${k}`)];
+      for (const node of nodes) {
+        const perms = this.xs.getPerms(node, tx);
+        if (perms.length === 1 && perms[0] === privateToBackend) this.xs.setPerms(node, [privateToBackend, `r${frontendId}`], tx);
+      }
+      if (this.xs.readString(`${this.backendPath}/frontend`, tx) === undefined) {
+        this.xs.write(`${this.backendPath}/frontend`, this.frontendPath, tx);
+      }
+      if (this.xs.readString(`${this.backendPath}/frontend-id`, tx) === undefined) {
+        this.xs.write(`${this.backendPath}/frontend-id`, String(frontendId), tx);
+      }
     });
   }
 
@@ -196,22 +241,25 @@ export abstract class XenDevice {
       this.frontendState = state;
       this.bus.stateChanged(this, 'frontend');
     }
+    if (state !== S.Connected && this.awaitingHotplug) this.stopAwaitingHotplug();
     if (state === S.Initialising && this.backendState === S.Closed && this.online) {
       this.setBackendState(S.InitWait);
       return;
     }
     switch (state) {
       case S.Connected:
-        if (this.backendState === S.Connected) break;
+        if (this.backendState === S.Connected || this.awaitingHotplug) break;
         this.disconnect();
         try {
           this.connect();
-          this.setBackendState(S.Connected);
         } catch (err) {
           this.log.error(`connect failed: ${(err as Error).message}`);
           this.disconnect();
           this.setBackendState(S.Closing);
+          break;
         }
+        if (this.hotplugPending()) this.awaitHotplug();
+        else this.setBackendState(S.Connected);
         break;
       case S.Closing:
         this.setBackendState(S.Closing);
@@ -227,6 +275,40 @@ export abstract class XenDevice {
     this.checkInactive();
   }
 
+  private hotplugPending(): boolean {
+    const status = this.xs.readString(`${this.backendPath}/hotplug-status`);
+    return status !== undefined && status !== 'connected';
+  }
+
+  private awaitHotplug(): void {
+    this.awaitingHotplug = true;
+    this.log.info('rings connected; waiting for the hotplug script (hotplug-status=connected)');
+    if (this.hotplugToken === null) {
+      this.hotplugToken = this.bus.watch(`${this.backendPath}/hotplug-status`, () => this.hotplugStatusChanged());
+    }
+  }
+
+  private hotplugStatusChanged(): void {
+    if (this.destroyed || !this.awaitingHotplug) return;
+    const status = this.xs.readString(`${this.backendPath}/hotplug-status`);
+    if (status === 'error') {
+      const why = this.xs.readString(`${this.backendPath}/hotplug-error`) ?? 'no hotplug-error given';
+      this.log.error(`hotplug script failed: ${why}; the device stays unconnected`);
+      return;
+    }
+    if (status !== undefined && status !== 'connected') return;
+    this.stopAwaitingHotplug();
+    if (this.frontendState === S.Connected) this.setBackendState(S.Connected);
+  }
+
+  private stopAwaitingHotplug(): void {
+    this.awaitingHotplug = false;
+    if (this.hotplugToken !== null) {
+      this.bus.unwatch(this.hotplugToken);
+      this.hotplugToken = null;
+    }
+  }
+
   private backendChanged(): void {
     if (this.destroyed) return;
     const state = parseXenbusState(this.xs.readString(`${this.backendPath}/state`));
@@ -235,8 +317,13 @@ export abstract class XenDevice {
       this.backendState = state;
       this.bus.stateChanged(this, 'backend');
     }
+    const wasOnline = this.online;
     this.online = this.xs.readString(`${this.backendPath}/online`) === '1';
-    if (state === S.Closing && !this.frontendIsActive()) this.setBackendState(S.Closed);
+    if (wasOnline && !this.online && this.frontendIsActive() && state !== S.Closing && state !== S.Closed) {
+      this.log.info('online=0 while the frontend is active: closing');
+      this.setBackendState(S.Closing);
+    }
+    if (this.backendState === S.Closing && !this.frontendIsActive()) this.setBackendState(S.Closed);
     this.checkInactive();
   }
 
@@ -254,6 +341,7 @@ export abstract class XenDevice {
   }
 
   private unwatchAll(): void {
+    this.stopAwaitingHotplug();
     for (const token of this.watchTokens.splice(0)) this.bus.unwatch(token);
   }
 }

@@ -2,21 +2,33 @@
 // its transports, in that order (each layer only sees the ones below it). Shutdown unplugs every
 // device (directories removed, taps gone) before the process exits.
 
+import { resolve } from 'node:path';
 import { Logger } from '../common/log.js';
 import { NetdevRegistry } from '../backend/net/netdevs.js';
 import { XenBus } from '../backend/xen-bus.js';
 import { DeviceManager } from '../devices/device-manager.js';
 import type { XenNetContext } from '../devices/xen-net-device.js';
 import { Guest } from '../guest/guest.js';
+import { addNetdev as addNetdevFromArgs, netdevArgsFromKeyval } from '../devices/netdev-config.js';
 import { registerCoreCommands } from '../qmp/commands/core.js';
+import { registerHmpCommand } from '../qmp/commands/hmp.js';
+import { registerNetdevCommands } from '../qmp/commands/netdev.js';
 import { registerDeviceCommands } from '../qmp/commands/devices.js';
 import { registerXenstoreCommands } from '../qmp/commands/xenstore.js';
+import { registerQomCommands, type QomCommands } from '../qmp/commands/qom.js';
+import { registerXenCommands } from '../qmp/commands/xen.js';
+import { registerDeviceListProperties } from '../qmp/commands/device-list-properties.js';
+import { registerVifCommands } from '../qmp/commands/vifs.js';
+import { registerVifDatapathCommands } from '../qmp/commands/vif-datapath.js';
+import { registerXenstoreWatchCommands, XenstoreWatches } from '../qmp/commands/xenstore-watch.js';
+import { Dashboard } from '../dashboard/server.js';
 import { Dispatcher } from '../qmp/dispatcher.js';
 import { EventBus } from '../qmp/events.js';
 import { QmpServer, type VersionInfo } from '../qmp/server.js';
 import { UnixQmpListener } from '../qmp/transports/unix.js';
 import { schemas } from '../schema/registry.js';
 import { DOM0, XenPlatform } from '../xen/platform.js';
+import { XenstoreSocketServer } from '../xen/xenstore/wire/server.js';
 import type { CliConfig, NetdevSpec } from './options.js';
 import { VERSION } from './version.js';
 
@@ -39,6 +51,11 @@ export class VifdApp {
   readonly dispatcher = new Dispatcher();
   readonly qmp: QmpServer;
   readonly listeners: UnixQmpListener[] = [];
+  private readonly qom: QomCommands;
+  /** The web dashboard, when -dashboard (or the defaults) asked for it. */
+  dashboard: Dashboard | null = null;
+  /** The xenstore wire socket (-xenstore socket=PATH). */
+  xenstoreServer: XenstoreSocketServer | null = null;
   private stopping = false;
   private readonly log = new Logger('vifd');
 
@@ -57,14 +74,42 @@ export class VifdApp {
     registerCoreCommands(this.dispatcher, { version: qmpVersion(), requestShutdown: (r) => this.shutdown(r) });
     registerDeviceCommands(this.dispatcher, this.events, this.devices);
     registerXenstoreCommands(this.dispatcher, this.platform.xs);
+    registerNetdevCommands(this.dispatcher, this.events, this.netdevs, this.devices);
+    registerHmpCommand(this.dispatcher, { devices: this.devices, netdevs: this.netdevs, version: qmpVersion() });
+    this.qom = registerQomCommands(this.dispatcher, this.devices);
+    registerXenCommands(this.dispatcher, { evtchn: this.platform.evtchn, backendDomid: DOM0,
+      guestDomids: () => this.platform.guestDomids() });
+    registerDeviceListProperties(this.dispatcher);
+    registerVifCommands(this.dispatcher, this.devices, () => this.guests.values());
+    registerVifDatapathCommands(this.dispatcher, this.events, this.devices);
+    const watches = new XenstoreWatches(this.platform.xenstore.connect(DOM0, { privileged: true }), this.events);
+    registerXenstoreWatchCommands(this.dispatcher, watches, this.qmp);
   }
 
   /** Creates -netdev and -device objects, then opens the monitors. Throws on the first bad one. */
   async start(): Promise<void> {
-    for (const n of this.config.netdevs) this.addNetdev(n);
+    for (const n of this.config.netdevs) await this.addNetdev(n);
     for (const d of this.config.devices) this.devices.add(coerceDeviceOptions(d));
+    this.qom.coldPlugDone();
     for (const q of this.config.qmp) {
       this.listeners.push(await UnixQmpListener.listen(this.qmp, { path: q.path, pretty: q.pretty }));
+    }
+    if (this.config.xenstore) {
+      this.xenstoreServer = await XenstoreSocketServer.listen(this.platform.xenstore, { path: this.config.xenstore.socket });
+      // Hotplug scripts run xenstore-write against this socket, as they would against xenstored.
+      this.bus.hotplugEnv = { XENSTORED_PATH: resolve(this.config.xenstore.socket) };
+    }
+    if (this.config.dashboard) await this.startDashboard(this.config.dashboard);
+  }
+
+  /** An explicit -dashboard that cannot listen is fatal; the default one only warns. */
+  private async startDashboard(spec: NonNullable<CliConfig['dashboard']>): Promise<void> {
+    try {
+      this.dashboard = await Dashboard.listen(this.qmp, spec);
+    } catch (err) {
+      const message = `-dashboard ${spec.host}:${spec.port}: ${(err as Error).message}`;
+      if (!this.config.defaultDashboard) throw new Error(message);
+      this.log.warn(`${message}; running without the dashboard (choose another with -dashboard HOST:PORT)`);
     }
   }
 
@@ -80,6 +125,8 @@ export class VifdApp {
     this.log.info(`shutting down (${reason})`);
     this.qmp.closeAll();
     await Promise.all(this.listeners.map((l) => l.close()));
+    await this.dashboard?.close();
+    await this.xenstoreServer?.close();
     this.bus.destroyAll();
     // The backends are gone, so each guest only has to notice; bounded so exit never hangs.
     await Promise.race([
@@ -91,17 +138,14 @@ export class VifdApp {
     this.opts.onExit?.(reason);
   }
 
-  private addNetdev(n: NetdevSpec): void {
-    if (n.type !== 'tap') throw new Error(`-netdev: type '${n.type}' is not supported (only tap)`);
-    const { id, ifname, script, downscript, vnet_hdr } = n.props;
-    if (typeof id !== 'string') throw new Error("-netdev: Parameter 'id' is missing");
-    this.netdevs.addTap({
-      id,
-      ...(typeof ifname === 'string' ? { ifname } : {}),
-      ...(typeof script === 'string' ? { script } : {}),
-      ...(typeof downscript === 'string' ? { downscript } : {}),
-      ...(typeof vnet_hdr === 'boolean' ? { vnet_hdr } : {}),
-    });
+  /** -netdev goes through the same checks as netdev_add (devices/netdev-config.ts). */
+  private async addNetdev(n: NetdevSpec): Promise<void> {
+    const flat = Object.entries(n.props).map(([k, v]): [string, string] => [k, typeof v === 'boolean' ? (v ? 'on' : 'off') : v]);
+    try {
+      await addNetdevFromArgs(this.netdevs, netdevArgsFromKeyval(n.type, flat));
+    } catch (err) {
+      throw new Error(`-netdev ${n.type}: ${(err as Error).message}`);
+    }
   }
 }
 

@@ -7,6 +7,7 @@ import { setLogLevel } from '../common/log.js';
 import { VifdApp } from './app.js';
 import { parseCommandLine, USAGE, type CliConfig } from './options.js';
 import { OptionError } from './qemu-opts.js';
+import { shellMain } from './shell/shell.js';
 import { VERSION } from './version.js';
 
 function fail(message: string): never {
@@ -15,6 +16,8 @@ function fail(message: string): never {
 }
 
 export async function main(argv: readonly string[]): Promise<void> {
+  // `vifd shell PATH`: the interactive client (qmp-shell's syntax), not the server.
+  if (argv[0] === 'shell') process.exit(await shellMain(argv.slice(1)));
   let cfg: CliConfig;
   try {
     cfg = parseCommandLine(argv);
@@ -42,6 +45,8 @@ export async function main(argv: readonly string[]): Promise<void> {
 
   const lines = [`vifd ${VERSION} is running (pid ${process.pid})`];
   for (const q of cfg.qmp) lines.push(`  QMP${q.pretty ? ' (pretty)' : ''}: unix:${resolve(q.path)}`);
+  if (cfg.xenstore) lines.push(`  xenstore: unix:${resolve(cfg.xenstore.socket)}`);
+  if (app.dashboard) lines.push(`  dashboard: ${app.dashboard.url}`);
   for (const [domid, guest] of app.guests) lines.push(`  guest: domid ${domid} (${guest.name})`);
   lines.push(`  try: socat - UNIX-CONNECT:${resolve(cfg.qmp[0]!.path)}`,
     '       {"execute":"qmp_capabilities"}',

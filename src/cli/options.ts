@@ -1,6 +1,8 @@
 // The vifd command line, QEMU style. Every option may be spelled with one dash or two.
 
+import { isLoopbackHost } from '../dashboard/access.js';
 import { OptionError, parseBool, parseOpts, takeKnown } from './qemu-opts.js';
+import { DEFAULT_XENSTORE_SOCKET, parseXenstoreOption, XENSTORE_USAGE, type XenstoreSpec } from './xenstore-option.js';
 
 export interface QmpEndpoint {
   path: string;
@@ -17,8 +19,20 @@ export interface NetdevSpec {
   props: Record<string, string | boolean>;
 }
 
+export interface DashboardSpec {
+  host: string;
+  port: number;
+  token: string | null;
+}
+
 export interface CliConfig {
   qmp: QmpEndpoint[];
+  /** The web dashboard; null when off (`-dashboard none`, or a monitor given without it). */
+  dashboard: DashboardSpec | null;
+  /** True when the dashboard is the embedded default's (it then gives way if its port is taken). */
+  defaultDashboard?: boolean;
+  /** The xenstore wire socket; null when off (`-xenstore none`, or a monitor given without it). */
+  xenstore: XenstoreSpec | null;
   guests: GuestSpec[];
   netdevs: NetdevSpec[];
   /** -device option strings, validated later exactly like device_add. */
@@ -30,16 +44,19 @@ export interface CliConfig {
 }
 
 export const DEFAULT_QMP_PATH = 'run/qmp.sock';
+export const DEFAULT_DASHBOARD: DashboardSpec = { host: '127.0.0.1', port: 8080, token: null };
 
 /** Options that take a value, and what each becomes. */
-const WITH_VALUE = new Set(['qmp', 'qmp-pretty', 'chardev', 'mon', 'guest', 'netdev', 'device']);
+const WITH_VALUE = new Set(['qmp', 'qmp-pretty', 'chardev', 'mon', 'guest', 'netdev', 'device', 'dashboard', 'xenstore']);
 
 interface Chardev { id: string; path: string }
 
 export function parseCommandLine(argv: readonly string[]): CliConfig {
-  const cfg: CliConfig = { qmp: [], guests: [], netdevs: [], devices: [], help: false, version: false, defaultQmp: false };
+  const cfg: CliConfig = { qmp: [], dashboard: null, xenstore: null, guests: [], netdevs: [], devices: [], help: false, version: false, defaultQmp: false };
   const chardevs = new Map<string, Chardev>();
   const mons: Array<{ chardev: string; pretty: boolean }> = [];
+  let dashboardGiven = false;
+  let xenstoreGiven = false;
 
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
@@ -73,6 +90,15 @@ export function parseCommandLine(argv: readonly string[]): CliConfig {
       case 'device':
         cfg.devices.push(parseDevice(value));
         break;
+      case 'dashboard':
+        cfg.dashboard = parseDashboard(value);
+        dashboardGiven = true;
+        break;
+      case 'xenstore':
+        if (xenstoreGiven) throw new OptionError(name, 'given twice');
+        cfg.xenstore = parseXenstoreOption(value);
+        xenstoreGiven = true;
+        break;
     }
   }
   for (const m of mons) {
@@ -83,6 +109,12 @@ export function parseCommandLine(argv: readonly string[]): CliConfig {
   if (cfg.qmp.length === 0) {
     cfg.qmp.push({ path: DEFAULT_QMP_PATH, pretty: false });
     cfg.defaultQmp = true;
+    // The embedded defaults (`npm start`) include the dashboard; a configured vifd asks for it.
+    if (!dashboardGiven) {
+      cfg.dashboard = { ...DEFAULT_DASHBOARD };
+      cfg.defaultDashboard = true;
+    }
+    if (!xenstoreGiven) cfg.xenstore = { socket: DEFAULT_XENSTORE_SOCKET };
   }
   if (cfg.guests.length === 0) cfg.guests.push({ domid: 1, name: 'guest1' });
   return cfg;
@@ -155,6 +187,23 @@ function parseNetdev(value: string): NetdevSpec {
   return { type: p.implied, props };
 }
 
+/** `HOST:PORT[,token=SECRET]` (`[V6]:PORT` for IPv6), or `none`. */
+function parseDashboard(value: string): DashboardSpec | null {
+  if (value === 'none' || value === 'off') return null;
+  const p = parseOpts('dashboard', value, true);
+  takeKnown('dashboard', p, ['token']);
+  const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(p.implied ?? '');
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || port > 65535) throw new OptionError('dashboard', `expected HOST:PORT, not '${p.implied ?? ''}'`);
+  const token = p.params.get('token') ?? null;
+  if (token === '') throw new OptionError('dashboard', 'token must not be empty');
+  const host = (m[1] ?? m[2])!;
+  if (token === null && !isLoopbackHost(host)) {
+    throw new OptionError('dashboard', `${host} is not a loopback address, so token=SECRET is required`);
+  }
+  return { host, port, token };
+}
+
 function parseDevice(value: string): Record<string, string> {
   const p = parseOpts('device', value, true);
   if (!p.implied) throw new OptionError('device', "Parameter 'driver' is missing");
@@ -171,13 +220,23 @@ Monitors (repeatable; default: -qmp unix:${DEFAULT_QMP_PATH},server=on,wait=off)
   -chardev socket,id=ID,path=PATH,server=on,wait=off
   -mon chardev=ID,mode=control[,pretty=on]
 
+Web dashboard (default with the default monitor: -dashboard 127.0.0.1:8080)
+  -dashboard HOST:PORT[,token=SECRET]     the page and QMP over WebSocket; a non-loopback
+                                          address requires a token; 'none' turns it off
+
+${XENSTORE_USAGE}
 Emulated Xen platform
   -guest domid=N[,name=NAME]              a simulated guest domain (repeatable; default domid=1)
 
 Network
-  -netdev tap,id=ID[,ifname=NAME][,script=no]
+  -netdev tap,id=ID[,ifname=NAME][,script=PATH|no][,downscript=PATH|no][,vnet_hdr=on]
+  -netdev hubport,id=ID,hubid=N           vifs on one hub reach each other without a tap
+  -netdev dgram,id=ID,remote.type=inet|unix,...[,local.type=...]
+  -netdev stream,id=ID,addr.type=inet|unix,...[,server=on][,reconnect-ms=N]
   -device xen-net-device[,id=ID][,mac=MAC][,idx=N][,netdev=ID][,frontend-id=N]
                                           cold-plugged, validated exactly like device_add
+
+  vifd shell [-H] [-p] [-v] PATH          an interactive QMP client (qmp-shell's syntax)
 
   -version                                print the version and exit
   -help                                   print this help and exit

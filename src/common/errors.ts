@@ -30,6 +30,7 @@ export const ERROR_CATALOGUE = {
   // devices
   DEVICE_MODEL_INVALID: { qmpClass: 'GenericError', template: "'%s' is not a valid device model name" },
   DEVICE_MODEL_ABSTRACT: { qmpClass: 'GenericError', template: "Parameter 'driver' expects a non-abstract device type" },
+  DEVICE_TYPE_ABSTRACT: { qmpClass: 'GenericError', template: "Parameter '%s' expects a non-abstract device type" },
   BUS_NOT_FOUND: { qmpClass: 'GenericError', template: "Bus '%s' not found" },
   DEVICE_DUPLICATE_ID: { qmpClass: 'GenericError', template: "Duplicate device ID '%s'" },
   DEVICE_NOT_FOUND: { qmpClass: 'DeviceNotFound', template: "Device '%s' not found" },
@@ -44,10 +45,31 @@ export const ERROR_CATALOGUE = {
   XEN_VIF_INDEX_IN_USE: { qmpClass: 'GenericError', template: 'vif %s of domain %s already exists' },
   XEN_VIF_INDEX_EXHAUSTED: { qmpClass: 'GenericError', template: 'cannot find device index' },
   XEN_REALIZE_FAILED: { qmpClass: 'GenericError', template: '%s' },
+  // vif datapath inspection and capture (vifd extensions)
+  VIF_NOT_A_VIF: { qmpClass: 'GenericError', template: "Device '%s' is not a xen-net-device" },
+  VIF_CAPTURE_ACTIVE: { qmpClass: 'GenericError', template: "Device '%s' is already capturing to '%s'" },
+  VIF_CAPTURE_NOT_ACTIVE: { qmpClass: 'GenericError', template: "Device '%s' is not capturing" },
+  VIF_CAPTURE_OPEN_FAILED: { qmpClass: 'GenericError', template: "Could not open capture file '%s': %s" },
+  // toolstack-created backends (QEMU's xen_net_device_create texts)
+  XEN_BACKEND_NO_MAC: { qmpClass: 'GenericError', template: 'no MAC address found' },
+  XEN_BACKEND_BAD_MAC: { qmpClass: 'GenericError', template: 'failed to parse MAC address' },
+  // QOM tree (qom-list, qom-get)
+  QOM_PATH_AMBIGUOUS: { qmpClass: 'GenericError', template: "Path '%s' is ambiguous" },
+  QOM_CLASS_NOT_FOUND: { qmpClass: 'DeviceNotFound', template: "Class '%s' not found" },
+  // Xen event channels (xen-event-list, xen-event-inject)
+  XEN_EVTCHN_INVALID_PORT: { qmpClass: 'GenericError', template: 'Invalid port %s' },
+  XEN_EVTCHN_SET_FAILED: { qmpClass: 'GenericError', template: 'Failed to set port %s' },
   // netdevs
   NETDEV_DUPLICATE_ID: { qmpClass: 'GenericError', template: "Duplicate ID '%s'" },
   NETDEV_TYPE_INVALID: { qmpClass: 'GenericError', template: "Parameter 'type' does not accept value '%s'" },
   NETDEV_OPEN_FAILED: { qmpClass: 'GenericError', template: '%s' },
+  NETDEV_NOT_COMPILED: { qmpClass: 'GenericError', template: "network backend '%s' is not compiled into this binary" },
+  NETDEV_FD_NOT_FOUND: { qmpClass: 'GenericError', template: "File descriptor named '%s' has not been found" },
+  NETDEV_TAP_INVALID_WITH_FD: { qmpClass: 'GenericError',
+    template: 'ifname=, script=, downscript=, vnet_hdr=, helper=, queues=, fds=, and vhostfds= are invalid with fd=' },
+  NETDEV_SCRIPT_FAILED: { qmpClass: 'GenericError', template: 'network script %s failed with status %s' },
+  // human-monitor-command
+  HMP_CPU_INDEX: { qmpClass: 'GenericError', template: "Parameter 'cpu-index' expects a CPU number" },
   // xenstore
   XENSTORE_ERROR: { qmpClass: 'GenericError', template: 'xenstore %s %s failed: %s' },
   // generic

@@ -10,6 +10,7 @@ import { isWellFormedId, validateDeviceProperties } from './properties.js';
 import type { StateSide } from '../backend/xen-bus.js';
 import type { XenDevice } from '../backend/xen-device.js';
 import { createXenNetDevice, XEN_NET_DEVICE, XenNetDeviceModel, type XenNetContext } from './xen-net-device.js';
+import { createToolstackXenNetDevice, QNIC_TYPE } from './toolstack.js';
 
 export const PERIPHERAL = '/machine/peripheral';
 export const PERIPHERAL_ANON = '/machine/peripheral-anon';
@@ -31,11 +32,19 @@ export interface DeviceStateChange {
   state: number;
 }
 
+export interface DeviceDisabled {
+  dev: Device;
+  vif: string;
+  reason: string;
+}
+
 export interface DeviceManagerEvents {
   'device-added': [dev: Device];
   'device-deleted': [info: DeviceDeleted];
   /** A backend or frontend XenbusState of a device changed. */
   'state-changed': [change: DeviceStateChange];
+  /** A vif stopped servicing its guest after a fatal guest error. */
+  'device-disabled': [info: DeviceDisabled];
 }
 
 export class DeviceManager extends EventEmitter<DeviceManagerEvents> {
@@ -48,6 +57,16 @@ export class DeviceManager extends EventEmitter<DeviceManagerEvents> {
       const dev = this.byBackend.get(xdev);
       if (dev) this.emitState(dev, side);
     });
+    xen.bus.on('device-disabled', (xdev, reason) => {
+      const dev = this.byBackend.get(xdev);
+      if (dev) this.emit('device-disabled', { dev, vif: dev.backend.vifName, reason });
+    });
+    // Backends a toolstack writes into xenstore become anonymous devices; a failure is thrown
+    // back to the bus, which logs it.
+    xen.bus.on('backend-discovered', (entry) => {
+      if (entry.type === QNIC_TYPE) this.adopt((path) => createToolstackXenNetDevice(this.xen, path, entry));
+    });
+    xen.bus.enumerate(QNIC_TYPE);
   }
 
   /** device_add: `driver`, optional `bus` and `id`, the rest are the driver's properties. */

@@ -58,7 +58,11 @@ export class XenNetDeviceModel implements Device {
   constructor(readonly id: string | null, readonly path: string, readonly backend: XenNetDevice,
     private readonly netdevId: string | null, private readonly netdevs: NetdevRegistry) {
     backend.onDestroyed(() => {
-      if (this.netdevId) this.netdevs.release(this.netdevId);
+      if (this.netdevId) {
+        this.netdevs.release(this.netdevId, backend.peer);
+        // The netdev outlives the device: its host side shows its own link again.
+        if (this.netdevs.get(this.netdevId) === backend.peer) backend.peer?.setCarrier?.(this.netdevs.linkUp(this.netdevId));
+      }
       for (const fn of this.goneListeners) fn();
     });
   }
@@ -76,6 +80,20 @@ export class XenNetDeviceModel implements Device {
     this.goneListeners.push(fn);
   }
 
+  /** The netdev this device uses (`netdev=`), or null for its own tap. */
+  get netdev(): string | null {
+    return this.netdevId;
+  }
+
+  get linkUp(): boolean {
+    return this.backend.linkUp;
+  }
+
+  /** set_link on the device (or on its netdev): the guest sees the link go up or down. */
+  setLink(up: boolean): void {
+    this.backend.setLink(up);
+  }
+
   properties(): Record<string, unknown> {
     const b = this.backend;
     return {
@@ -84,7 +102,7 @@ export class XenNetDeviceModel implements Device {
       mac: formatMac(b.mac),
       netdev: this.netdevId ?? '',
       vif: b.vifName,
-      peer: b.peer ? b.peer.describe() : 'none',
+      peer: b.peer ? `type=${b.peer.type},${b.peer.describe()}` : 'none',
       'backend-path': b.backendPath,
       'frontend-path': b.frontendPath,
       'backend-state': b.backendState,
@@ -92,6 +110,7 @@ export class XenNetDeviceModel implements Device {
       'frontend-state': b.frontendState,
       'frontend-state-name': xenbusStateName(b.frontendState),
       online: b.online,
+      link: b.linkUp ? 'up' : 'down',
       disabled: b.disabledReason ?? '',
       stats: { ...b.stats },
     };
@@ -125,7 +144,7 @@ export function createXenNetDevice(ctx: XenNetContext, id: string | null, path: 
   const peer = netdevId !== null ? ctx.netdevs.claim(netdevId, owner)
     : (ctx.createTap ?? defaultCreateTap)(`vif${frontendId}.${devid}`);
   const backend = new XenNetDevice(ctx.bus, { backendDomid: ctx.bus.backendDomid, frontendId, devid },
-    { mac, peer, ownsPeer: netdevId === null });
+    { mac, peer, ownsPeer: netdevId === null, linkUp: netdevId === null || ctx.netdevs.linkUp(netdevId) });
   try {
     ctx.bus.plug(backend);
   } catch (err) {

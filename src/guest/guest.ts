@@ -12,6 +12,7 @@ import { Netfront, type NetfrontOptions } from './netfront.js';
 import { formatIpv4 } from './packet.js';
 import { NetStack, type StackCounters, vifAddress } from './stack.js';
 import { XenbusFrontend } from './xenbus-frontend.js';
+import { GuestTransport } from './transport.js';
 import { defaultGuestLog, errorText, type GuestLog, type GuestXs, XsWatches } from './xs.js';
 
 export interface GuestOptions {
@@ -24,6 +25,8 @@ export interface GuestVif {
   readonly netfront: Netfront;
   /** Null when the domid or devid does not fit the 10.D.N.2 plan. */
   readonly stack: NetStack | null;
+  /** UDP echo and TCP (echo, discard, and what tests listen on) over the stack. */
+  readonly transport: GuestTransport | null;
 }
 
 export interface GuestVifSummary {
@@ -32,6 +35,8 @@ export interface GuestVifSummary {
   address: string | null;
   state: string;
   backendState: string;
+  /** The link the backend publishes (set_link); the stack does not send while it is off. */
+  carrier: boolean;
   backend: string | null;
   broken: string | null;
   error: string | null;
@@ -92,6 +97,7 @@ export class Guest {
         this.log(`guest ${this.domid}: closing vif ${vif.devid} failed: ${errorText(err)}`);
         vif.netfront.destroy();
       }
+      vif.transport?.close();
       vif.stack?.close();
     }));
     this.vifs.clear();
@@ -118,6 +124,7 @@ export class Guest {
           address: vif.stack?.addressText ?? null,
           state: nf.state,
           backendState: nf.backendState,
+          carrier: nf.carrier,
           backend: nf.backend,
           broken: nf.broken,
           error: nf.error,
@@ -136,19 +143,22 @@ export class Guest {
     if (stack) {
       netfront.onFrame = (frame, info) => stack.receive(frame, { checksumVerified: info.dataValidated });
       netfront.on('backend-connected', () => stack.announce());
+      // Carrier back after set_link: tell the segment again, as Linux does when a link returns.
+      netfront.on('carrier', (on) => { if (on) stack.announce(); });
     } else {
       this.log(`guest ${this.domid}: vif ${devid} has no 10.D.N.2 address; its frames are dropped`);
     }
     netfront.on('state', (state) => {
       if (stack) this.log(`guest ${this.domid}: vif ${devid} (${formatIpv4(stack.address)}) is ${xenbusStateName(state)}`);
     });
-    const vif: GuestVif = { devid, netfront, stack };
+    const vif: GuestVif = { devid, netfront, stack, transport: stack ? new GuestTransport(stack) : null };
     this.vifs.set(devid, vif);
     try {
       await netfront.start();
     } catch (err) {
       this.vifs.delete(devid);
       netfront.destroy();
+      vif.transport?.close();
       stack?.close();
       throw err;
     }
@@ -157,6 +167,7 @@ export class Guest {
 
   private remove(vif: GuestVif): void {
     vif.netfront.destroy();
+    vif.transport?.close();
     vif.stack?.close();
     if (this.vifs.get(vif.devid) === vif) this.vifs.delete(vif.devid);
   }

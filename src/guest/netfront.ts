@@ -72,7 +72,12 @@ export interface NetfrontEvents {
   /** Backend Connected while we are Connected: Linux's netdev_notify_peers (gratuitous ARP). */
   'backend-connected': () => void;
   broken: (reason: string) => void;
+  /** The backend's link-state changed (set_link): netif_carrier_on/off. */
+  carrier: (on: boolean) => void;
 }
+
+/** vifd's backend key for set_link (1 up, 0 down); a backend without it has its link up. */
+const LINK_STATE_KEY = 'link-state';
 
 export interface NetfrontSummary {
   devid: number;
@@ -82,6 +87,8 @@ export interface NetfrontSummary {
   mac: string | null;
   state: string;
   backendState: string;
+  /** The link as the backend publishes it: false while set_link has it down. */
+  carrier: boolean;
   broken: string | null;
   error: string | null;
   counters: NetfrontCounters;
@@ -115,6 +122,9 @@ export class Netfront {
   private deferred: Leftover[] = [];
   private deferredTimer: NodeJS.Timeout | null = null;
   private watch: WatchHandle | null = null;
+  private linkWatch: WatchHandle | null = null;
+  private carrierOn = true;
+  private linkReads = 0;
   private backendReads = 0;
   private backendReadApplied = 0;
   private removing = false;
@@ -144,6 +154,8 @@ export class Netfront {
   get broken(): string | null { return this.brokenReason; }
   /** The last xenbus_dev_fatal message (`<errno> <message>`), or null. */
   get error(): string | null { return this.fatalError; }
+  /** Off while the backend's link is down: the stack must not send (its frames would be dropped). */
+  get carrier(): boolean { return this.carrierOn; }
 
   on<K extends keyof NetfrontEvents>(event: K, listener: NetfrontEvents[K]): () => void {
     let set = this.listeners.get(event);
@@ -167,11 +179,14 @@ export class Netfront {
     const watch = await this.watches.add(`${backend}/state`, () => this.backendMayHaveChanged());
     if (this.destroyed) await watch.remove();
     else this.watch = watch;
+    const linkWatch = await this.watches.add(`${backend}/${LINK_STATE_KEY}`, () => this.linkMayHaveChanged());
+    if (this.destroyed) await linkWatch.remove();
+    else this.linkWatch = linkWatch;
   }
 
   /** Queues one frame; false when it was not queued (tx ring full, or the device is not usable). */
   send(frame: Uint8Array, opts: SendOptions = {}): boolean {
-    if (!this.queue || this.currentState !== XenbusState.Connected) {
+    if (!this.queue || this.currentState !== XenbusState.Connected || !this.carrierOn) {
       this.counters.txDropped++;
       return false;
     }
@@ -240,6 +255,8 @@ export class Netfront {
     this.teardown();
     void this.watch?.remove();
     this.watch = null;
+    void this.linkWatch?.remove();
+    this.linkWatch = null;
     for (const wake of this.waiters) wake();
   }
 
@@ -252,6 +269,7 @@ export class Netfront {
       mac: this.macValue,
       state: xenbusStateName(this.currentState),
       backendState: xenbusStateName(this.currentBackendState),
+      carrier: this.carrierOn,
       broken: this.brokenReason,
       error: this.fatalError,
       counters: { ...this.counters },
@@ -290,6 +308,19 @@ export class Netfront {
       this.retryDeferred();
       if (changed) void this.steps.run(() => this.otherendChanged());
     }, (err: unknown) => this.log(`reading backend state failed: ${errorText(err)}`));
+  }
+
+  /** The backend's link-state key: only the newest read counts; a missing key means up. */
+  private linkMayHaveChanged(): void {
+    const seq = ++this.linkReads;
+    readString(this.xs, `${this.backendPathValue}/${LINK_STATE_KEY}`).then((text) => {
+      if (seq !== this.linkReads || this.destroyed) return;
+      const on = text !== '0';
+      if (on === this.carrierOn) return;
+      this.carrierOn = on;
+      this.log(`carrier ${on ? 'on' : 'off'}`);
+      this.emit('carrier', on);
+    }, (err: unknown) => this.log(`reading ${LINK_STATE_KEY} failed: ${errorText(err)}`));
   }
 
   /** netback_changed */
@@ -388,6 +419,8 @@ export class Netfront {
       return;
     }
     this.queue = queue;
+    // feature-sg from the backend: it takes multi-slot tx packets (Linux's NETIF_F_SG).
+    queue.sg = this.backendFeatures['feature-sg'] === '1';
     this.brokenReason = null;
     if (attempts > 1) this.log(`connect transaction retried ${attempts - 1} time(s) on EAGAIN`);
     this.log(`rings tx-ring-ref=${queue.txRingRef} rx-ring-ref=${queue.rxRingRef} event-channel=${queue.port}`);

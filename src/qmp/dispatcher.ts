@@ -2,14 +2,21 @@
 // with ajv against that schema before the handler runs, so no handler sees bad input and no
 // side effect happens before validation.
 
-import { argumentError } from '../schema/qapi-errors.js';
+import { argumentError, floatForIntegerError } from '../schema/qapi-errors.js';
 import { schemas, type SchemaEntry } from '../schema/registry.js';
+import { qdictKeyOrder } from './json-writer.js';
+import { isJsonFloat } from './plain.js';
 
 export type Args = Record<string, unknown>;
 
 export interface CommandContext {
   /** The session the command arrived on (for commands that act on it). */
   readonly sessionId: number;
+  /**
+   * The parser's arguments when they hold a float token, for commands that validate their own
+   * arguments (validate: false) and must refuse 1.0 for an integer as QEMU does.
+   */
+  readonly raw?: unknown;
 }
 
 export type Handler = (args: Args, ctx: CommandContext) => unknown | Promise<unknown>;
@@ -47,10 +54,19 @@ export class Dispatcher {
     return [...this.commands.keys()];
   }
 
-  /** Validates and runs; throws VifdError for bad arguments. */
-  run(cmd: CommandDef, args: Args, ctx: CommandContext): unknown | Promise<unknown> {
-    if (cmd.validate && !cmd.entry.validate(args)) throw argumentError(cmd.entry.schema, args, cmd.entry.validate.errors);
-    return cmd.handler(args, ctx);
+  /**
+   * Validates and runs; throws VifdError for bad arguments. `raw`, the parser's arguments when
+   * they hold a float token, is checked first: QEMU refuses 1.0 where it wants an integer.
+   */
+  run(cmd: CommandDef, args: Args, ctx: CommandContext, raw?: unknown): unknown | Promise<unknown> {
+    if (raw !== undefined && cmd.validate) {
+      const e = floatForIntegerError(cmd.entry.schema, raw, isJsonFloat);
+      if (e) throw e;
+    }
+    if (cmd.validate && !cmd.entry.validate(args)) {
+      throw argumentError(cmd.entry.schema, args, cmd.entry.validate.errors, qdictKeyOrder);
+    }
+    return cmd.handler(args, raw !== undefined && !cmd.validate ? { ...ctx, raw } : ctx);
   }
 
   /** Commands registered but missing from schema/ cannot exist (register refuses); this lists the reverse. */

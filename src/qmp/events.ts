@@ -1,5 +1,6 @@
 // QMP events: one bus per server. Each event is stamped once (QEMU's timestamp shape) and
-// handed to every negotiated session of every transport.
+// handed to every negotiated session of every transport, or only to the session it concerns
+// (the xenstore watches a session set).
 
 import { schemas } from '../schema/registry.js';
 
@@ -9,7 +10,13 @@ export interface QmpEvent {
   data?: Record<string, unknown>;
 }
 
-type Listener = (event: QmpEvent) => void;
+/** `session` set: the event is for that session only (e.g. the xenstore watches it asked for). */
+type Listener = (event: QmpEvent, session?: number) => void;
+
+export interface EmitOptions {
+  /** Deliver to this session only instead of every negotiated one. */
+  session?: number;
+}
 
 export function timestampNow(): { seconds: number; microseconds: number } {
   const us = BigInt(Date.now()) * 1000n + BigInt(Math.floor((performance.now() % 1) * 1000));
@@ -26,7 +33,7 @@ export class EventBus {
   }
 
   /** Emits an event declared in schema/events; data is checked against its schema. */
-  emit(name: string, data?: Record<string, unknown>): QmpEvent {
+  emit(name: string, data?: Record<string, unknown>, opts: EmitOptions = {}): QmpEvent {
     const entry = schemas().get('event', name);
     if (!entry) throw new Error(`event ${name} is not declared in schema/events`);
     if (!entry.validate(data ?? {})) {
@@ -34,7 +41,7 @@ export class EventBus {
     }
     const event: QmpEvent = { timestamp: timestampNow(), event: name };
     if (data && Object.keys(data).length > 0) event.data = data;
-    for (const fn of this.listeners) fn(event);
+    for (const fn of this.listeners) fn(event, opts.session);
     return event;
   }
 }

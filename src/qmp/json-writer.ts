@@ -281,7 +281,25 @@ function indent(depth: number): string {
   return indents[depth];
 }
 
+/**
+ * Compact text of deeply frozen values, printed once: constant replies (query-version, the
+ * schema) are frozen by whoever builds them. Weak, so nothing is kept alive by the cache.
+ */
+const frozenText = new WeakMap<object, string>();
+
 function write(v: unknown, nl: string | null, depth: number): string {
+  if (nl === null && typeof v === 'object' && v !== null && Object.isFrozen(v)) {
+    let text = frozenText.get(v);
+    if (text === undefined) {
+      text = writeValue(v, nl, depth);
+      frozenText.set(v, text);
+    }
+    return text;
+  }
+  return writeValue(v, nl, depth);
+}
+
+function writeValue(v: unknown, nl: string | null, depth: number): string {
   switch (typeof v) {
     case 'string':
       return quoteString(v);

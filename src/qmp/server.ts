@@ -15,9 +15,10 @@ export class QmpServer implements SessionHost {
   private readonly sessions = new Set<QmpSession>();
   private readonly subscribed = new Set<QmpSession>();
   private readonly unsubscribeBus: () => void;
+  private readonly closedListeners = new Set<(sessionId: number) => void>();
 
   constructor(readonly dispatcher: Dispatcher, readonly events: EventBus, readonly version: VersionInfo) {
-    this.unsubscribeBus = events.subscribe((e) => this.broadcast(e));
+    this.unsubscribeBus = events.subscribe((e, session) => this.broadcast(e, session));
   }
 
   greeting(): Record<string, unknown> {
@@ -30,6 +31,7 @@ export class QmpServer implements SessionHost {
       write: (text) => transport.write(text),
       close: () => {
         this.sessions.delete(session);
+        for (const fn of this.closedListeners) fn(session.id);
         transport.close();
       },
     }, pretty);
@@ -46,6 +48,12 @@ export class QmpServer implements SessionHost {
     this.subscribed.delete(session);
   }
 
+  /** Called once per session when it closes (commands drop what the session owned). */
+  onSessionClosed(fn: (sessionId: number) => void): () => void {
+    this.closedListeners.add(fn);
+    return () => this.closedListeners.delete(fn);
+  }
+
   get sessionCount(): number {
     return this.sessions.size;
   }
@@ -60,7 +68,7 @@ export class QmpServer implements SessionHost {
     this.unsubscribeBus();
   }
 
-  private broadcast(event: QmpEvent): void {
-    for (const s of this.subscribed) s.sendEvent(event);
+  private broadcast(event: QmpEvent, session?: number): void {
+    for (const s of this.subscribed) if (session === undefined || s.id === session) s.sendEvent(event);
   }
 }

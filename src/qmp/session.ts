@@ -12,8 +12,8 @@ import { isVifdError, VifdError } from '../common/errors.js';
 import type { Args, CommandDef, Dispatcher } from './dispatcher.js';
 import type { QmpEvent } from './events.js';
 import { JsonStreamParser, type JsonValue } from './json-parser.js';
-import { formatQmpLine, qdictOrderOf } from './json-writer.js';
-import { toPlain } from './plain.js';
+import { formatJson, formatQmpLine, qdictOrderOf, quoteString } from './json-writer.js';
+import { toPlainArgs } from './plain.js';
 
 export interface QmpTransport {
   write(text: string): void;
@@ -32,6 +32,8 @@ type State = 'negotiating' | 'command' | 'closed';
 interface Request {
   cmd: CommandDef;
   args: Args;
+  /** The parser's arguments, kept only when they hold a float token (for integer checks). */
+  raw: JsonValue | undefined;
   id: JsonValue | undefined;
   hasId: boolean;
 }
@@ -145,7 +147,9 @@ export class QmpSession {
     }
     if (oob && !cmd.allowOob) throw new VifdError('QMP_NO_OOB', command);
     if (command === 'qmp_capabilities' && !negotiating) throw new VifdError('QMP_ALREADY_NEGOTIATED');
-    return { cmd, args: toPlain(obj['arguments'] ?? {}) as Args, id: obj['id'], hasId };
+    const raw = obj['arguments'] ?? {};
+    const { args, floats } = toPlainArgs(raw);
+    return { cmd, args: args as Args, raw: floats ? raw : undefined, id: obj['id'], hasId };
   }
 
   private execute(req: Request): void {
@@ -153,7 +157,7 @@ export class QmpSession {
     try {
       result = req.cmd.name === 'qmp_capabilities'
         ? this.negotiate(req)
-        : this.host.dispatcher.run(req.cmd, req.args, { sessionId: this.id });
+        : this.host.dispatcher.run(req.cmd, req.args, { sessionId: this.id }, req.raw);
     } catch (err) {
       this.replyError(req.id, req.hasId, err);
       return;
@@ -178,7 +182,7 @@ export class QmpSession {
   }
 
   private negotiate(req: Request): Record<string, never> {
-    this.host.dispatcher.run(req.cmd, req.args, { sessionId: this.id });
+    this.host.dispatcher.run(req.cmd, req.args, { sessionId: this.id }, req.raw);
     const enable = (req.args['enable'] as string[] | undefined) ?? [];
     this.oob = enable.includes('oob');
     this.state = 'command';
@@ -186,10 +190,18 @@ export class QmpSession {
     return {};
   }
 
+  // The hot path: a reply's envelope is always printed in the same order ("return" before "id",
+  // "id" before "error", "class" before "desc": their QDict buckets never change), so compact
+  // replies are assembled around the formatted parts instead of ordering a fresh object.
   private replyReturn(value: unknown, req: Request): void {
-    const msg: Record<string, unknown> = { return: value ?? {} };
-    if (req.hasId) msg['id'] = req.id;
-    this.send(msg);
+    if (this.pretty) {
+      const msg: Record<string, unknown> = { return: value ?? {} };
+      if (req.hasId) msg['id'] = req.id;
+      this.send(msg);
+      return;
+    }
+    const ret = formatJson((value ?? {}) as JsonValue);
+    this.sendLine(req.hasId ? `{"return": ${ret}, "id": ${formatJson(req.id as JsonValue)}}\r\n` : `{"return": ${ret}}\r\n`);
   }
 
   private replyError(id: JsonValue | undefined, hasId: boolean, err: unknown): void {
@@ -198,11 +210,20 @@ export class QmpSession {
     const msg: Record<string, unknown> = {};
     if (hasId) msg['id'] = id;
     msg['error'] = { class: e.qmpClass, desc: e.message };
-    this.send(msg);
+    if (this.pretty) {
+      this.send(msg);
+      return;
+    }
+    const error = `"error": {"class": ${quoteString(e.qmpClass)}, "desc": ${quoteString(e.message)}}}\r\n`;
+    this.sendLine(hasId ? `{"id": ${formatJson(id as JsonValue)}, ${error}` : `{${error}`);
   }
 
   private send(msg: Record<string, unknown>): void {
+    this.sendLine(formatQmpLine(msg as JsonValue, this.pretty));
+  }
+
+  private sendLine(line: string): void {
     if (this.state === 'closed') return;
-    this.transport.write(formatQmpLine(msg as JsonValue, this.pretty));
+    this.transport.write(line);
   }
 }

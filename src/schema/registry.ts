@@ -29,6 +29,8 @@ export interface JsonSchema {
   'x-qapi-type'?: string;
   'x-qom-type'?: string;
   'x-qom-default'?: unknown;
+  /** Device types: read-only live state qom-get shows beside the properties (not settable). */
+  'x-qom-state'?: Record<string, JsonSchema>;
   [k: string]: unknown;
 }
 
@@ -62,7 +64,9 @@ export class SchemaRegistry {
 
   constructor(dir = schemaDir()) {
     this.ajv = new Ajv({ allErrors: true, strict: true, strictTypes: false, allowUnionTypes: true });
-    for (const keyword of ['x-qmp', 'x-qapi-type', 'x-qom-type', 'x-qom-default']) this.ajv.addKeyword(keyword);
+    // x-qapi-tag / x-qapi-variants / x-qapi-features only feed introspection (qapi-introspect.ts).
+    for (const keyword of ['x-qmp', 'x-qapi-type', 'x-qom-type', 'x-qom-default', 'x-qom-state', 'x-qapi-tag',
+      'x-qapi-variants', 'x-qapi-features']) this.ajv.addKeyword(keyword);
     for (const kind of Object.keys(FOLDERS) as SchemaKind[]) {
       const folder = join(dir, FOLDERS[kind]);
       if (!existsSync(folder)) continue;

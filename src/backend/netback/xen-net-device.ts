@@ -7,11 +7,14 @@ import { BackRing, SharedRing } from '../../protocol/ring.js';
 import { XenbusState } from '../../protocol/xenbus.js';
 import { RX_SLOT_SIZE, TX_SLOT_SIZE } from '../../protocol/netif.js';
 import type { GrantMapping } from '../../xen/grant-table.js';
+import { VifHotplug } from '../hotplug.js';
 import type { NetClient } from '../net/net-client.js';
+import { PcapWriter } from '../net/pcap-writer.js';
 import { XenDevice } from '../xen-device.js';
 import type { XenBus } from '../xen-bus.js';
 import type { DeviceAddress } from '../xen-paths.js';
 import { newCounters, type VifCounters } from './counters.js';
+import { describeRing, type RingInfo } from './ring-info.js';
 import { NetbackRx } from './rx.js';
 import { NetbackTx } from './tx.js';
 
@@ -23,7 +26,12 @@ export interface XenNetDeviceOptions {
   peer: NetClient | null;
   /** Close the peer when the device goes (a tap the device created for itself). */
   ownsPeer: boolean;
+  /** The link at creation (a netdev already set down gives a vif whose link is down). */
+  linkUp?: boolean;
 }
+
+/** vifd's backend key for set_link: 1 up, 0 down; the guest's netfront shows it as its carrier. */
+export const LINK_STATE_KEY = 'link-state';
 
 interface Connection {
   txRef: number;
@@ -45,12 +53,15 @@ export class XenNetDevice extends XenDevice {
   private conn: Connection | null = null;
   /** Set by a fatal guest error: the vif stops servicing its rings (netback's `disabled`). */
   disabledReason: string | null = null;
+  /** set_link: while false, frames are dropped both ways (QEMU's link_down). */
+  linkUp: boolean;
 
   constructor(bus: XenBus, address: Omit<DeviceAddress, 'type' | 'frontendClass'>, opts: XenNetDeviceOptions) {
     super(bus, { ...address, type: QNIC_TYPE, frontendClass: VIF_CLASS }, 'xen-net-device');
     this.mac = opts.mac;
     this.peer = opts.peer;
     this.ownsPeer = opts.ownsPeer;
+    this.linkUp = opts.linkUp ?? true;
   }
 
   get vifName(): string {
@@ -61,11 +72,29 @@ export class XenNetDevice extends XenDevice {
     return this.conn;
   }
 
+  /** The backend's hotplug script (a toolstack's `script` key), once realized. */
+  hotplug: VifHotplug | null = null;
+
+  /** Realizes, then starts the hotplug script the toolstack named in `script`, if any. */
+  override realize(opts: { toolstackCreated?: boolean } = {}): void {
+    super.realize(opts);
+    const script = this.xs.readString(`${this.backendPath}/script`);
+    if (!script) return;
+    const emulated = this.xs.readString(`${this.backendPath}/type`) === 'vif_ioemu';
+    const ifname = (this.peer as { ifname?: string } | null)?.ifname ?? this.vifName;
+    this.hotplug = new VifHotplug(this, script, emulated, ifname, this.bus.hotplugEnv);
+    this.hotplug.start();
+  }
+
   protected realizeDevice(): void {
     this.xs.write(`${this.frontendPath}/mac`, formatMac(this.mac));
     this.xs.write(`${this.backendPath}/mac`, formatMac(this.mac));
     this.xs.write(`${this.backendPath}/feature-rx-copy`, '1');
     this.xs.write(`${this.backendPath}/feature-rx-flip`, '0');
+    // The tx path takes multi-slot packets (1 + 18 slots, as netback); rx stays one slot.
+    this.xs.write(`${this.backendPath}/feature-sg`, '1');
+    this.xs.write(`${this.backendPath}/${LINK_STATE_KEY}`, this.linkUp ? '1' : '0');
+    if (!this.linkUp) this.peer?.setCarrier?.(false);
     this.peer?.setReceiver((frame) => this.receive(frame));
   }
 
@@ -86,7 +115,7 @@ export class XenNetDevice extends XenDevice {
       const port = hv.evtchn.bindInterdomain(backend, this.address.frontendId, remotePort);
       const txRing = BackRing.attach(new SharedRing(maps[0]!.page, TX_SLOT_SIZE));
       const rxRing = BackRing.attach(new SharedRing(maps[1]!.page, RX_SLOT_SIZE));
-      const tx = new NetbackTx(txRing, grants, backend, (frame) => this.peer?.send(frame), this.stats, this.log,
+      const tx = new NetbackTx(txRing, grants, backend, (frame) => this.transmit(frame), this.stats, this.log,
         (msg) => this.disable(msg));
       const rx = new NetbackRx(rxRing, grants, backend, this.stats, this.log);
       this.conn = { txRef, rxRef, remotePort, port, maps, tx, rx, txRing, rxRing };
@@ -96,6 +125,8 @@ export class XenNetDevice extends XenDevice {
       for (const m of maps) m.unmap();
       throw err;
     }
+    // A fresh connection is serviced again (netback clears `disabled` on reconnect).
+    if (this.disabledReason !== null && this.linkUp) this.peer?.setCarrier?.(true);
     this.disabledReason = null;
     this.onEvent();
   }
@@ -104,6 +135,7 @@ export class XenNetDevice extends XenDevice {
     const c = this.conn;
     if (!c) return;
     this.conn = null;
+    c.tx.stop();
     try {
       this.bus.hypervisor.evtchn.close(this.address.backendDomid, c.port);
     } catch (err) {
@@ -114,29 +146,87 @@ export class XenNetDevice extends XenDevice {
   }
 
   override destroy(): void {
+    if (!this.destroyed) this.hotplug?.stop();
+    this.stopCapture();
     super.destroy();
     this.peer?.setReceiver(null);
     if (this.ownsPeer) this.peer?.close();
   }
 
-  /** Ring occupancy for operators (netback's io_ring): producer/consumer indices. */
-  ringInfo(): Record<string, number> | null {
+  /** The pcap file both directions' frames are copied to (QEMU's filter-dump), if any. */
+  capture: PcapWriter | null = null;
+
+  /** Starts capturing to a new pcap file at `path`; throws the open error. */
+  startCapture(path: string, snaplen?: number): void {
+    this.stopCapture();
+    this.capture = new PcapWriter(path, snaplen);
+    this.log.info(`capturing to ${path}`);
+  }
+
+  /** Stops capturing; returns how many frames were written, or null if none was running. */
+  stopCapture(): number | null {
+    const w = this.capture;
+    if (!w) return null;
+    this.capture = null;
+    w.close();
+    this.log.info(`capture to ${w.path} stopped: ${w.frames} frames`);
+    return w.frames;
+  }
+
+  /** Ring occupancy for operators (netback's io_ring): indices with deltas; null while unconnected. */
+  ringInfo(): { tx: RingInfo; rx: RingInfo; rxQueued: number } | null {
     const c = this.conn;
     if (!c) return null;
-    return {
-      'tx-req-prod': c.txRing.sring.reqProd, 'tx-req-cons': c.txRing.reqCons,
-      'tx-rsp-prod': c.txRing.sring.rspProd, 'tx-req-event': c.txRing.sring.reqEvent,
-      'rx-req-prod': c.rxRing.sring.reqProd, 'rx-req-cons': c.rxRing.reqCons,
-      'rx-rsp-prod': c.rxRing.sring.rspProd, 'rx-queued': c.rx.queued,
-    };
+    return { tx: describeRing(c.txRing), rx: describeRing(c.rxRing), rxQueued: c.rx.queued };
+  }
+
+  /**
+   * Netback's io_ring "kick": service both rings now and raise the frontend's event channel,
+   * whatever the event indices say. A disabled vif stays disabled. Returns whether it ran.
+   */
+  kick(): boolean {
+    const c = this.conn;
+    if (!c || this.disabledReason !== null) return false;
+    this.onEvent();
+    if (this.conn === c && this.disabledReason === null) this.notify(c);
+    return true;
+  }
+
+  /**
+   * set_link: the guest sees it through `link-state` (its carrier), the host through the tap's
+   * carrier; frames are dropped both ways meanwhile. Idempotent.
+   */
+  setLink(up: boolean): void {
+    if (this.destroyed) return;
+    const changed = up !== this.linkUp;
+    this.linkUp = up;
+    // A disabled vif keeps its carrier off whatever the link says.
+    this.peer?.setCarrier?.(up && this.disabledReason === null);
+    try {
+      this.xs.write(`${this.backendPath}/${LINK_STATE_KEY}`, up ? '1' : '0');
+    } catch (err) {
+      this.log.warn(`could not publish ${LINK_STATE_KEY}: ${(err as Error).message}`);
+    }
+    if (changed) this.log.info(`link ${up ? 'up' : 'down'}`);
+  }
+
+  /** A frame the guest sent, towards the host side. */
+  private transmit(frame: Uint8Array): void {
+    if (!this.linkUp) {
+      this.stats.txDropped++;
+      return;
+    }
+    this.capture?.write(frame);
+    if (this.peer && !this.peer.send(frame)) this.stats.txDropped++;
   }
 
   private receive(frame: Uint8Array): void {
     const c = this.conn;
-    if (!c || this.disabledReason !== null || this.backendState !== XenbusState.Connected) {
+    if (!c || !this.linkUp || this.disabledReason !== null || this.backendState !== XenbusState.Connected) {
       this.stats.rxDropped++;
       return;
     }
+    this.capture?.write(frame);
     if (c.rx.receive(frame)) this.notify(c);
   }
 
@@ -153,11 +243,19 @@ export class XenNetDevice extends XenDevice {
     this.bus.hypervisor.evtchn.send(this.address.backendDomid, c.port);
   }
 
-  /** A fatal guest error: stop servicing this vif (others are unaffected) and report it. */
+  /**
+   * A fatal guest error, as netback's xenvif_fatal_tx_err(): stop servicing this vif's rings
+   * (others are unaffected), turn the host side's carrier off and report it where the toolstack
+   * looks (the `error` node) and to management (the bus event). The xenstore state is left as
+   * it is: tearing down is the toolstack's or the frontend's business.
+   */
   private disable(message: string): void {
     if (this.disabledReason !== null) return;
     this.disabledReason = message;
-    this.fatal(22, message);
+    this.conn?.tx.stop();
+    this.peer?.setCarrier?.(false);
+    this.recordError(22, `fatal error; disabling device: ${message}`);
+    this.bus.deviceDisabled(this, message);
   }
 
   private readUint(path: string, key: string): number {

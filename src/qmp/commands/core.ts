@@ -1,6 +1,8 @@
 // Commands about the server itself: qmp_capabilities (its negotiation is the session's job),
-// query-version, query-commands, quit.
+// query-version, query-status, query-name, query-commands, query-qmp-schema, quit.
 
+import { QapiIntrospection, type SchemaInfo } from '../../schema/qapi-introspect.js';
+import { schemas } from '../../schema/registry.js';
 import type { Dispatcher } from '../dispatcher.js';
 import type { VersionInfo } from '../server.js';
 
@@ -13,10 +15,30 @@ export interface CoreHost {
 export function registerCoreCommands(d: Dispatcher, host: CoreHost): void {
   // The session answers qmp_capabilities itself; after negotiation it is refused there too.
   d.register('qmp_capabilities', () => ({}));
-  d.register('query-version', () => host.version);
+  // Constant replies are deeply frozen: the writer prints a frozen value once (json-writer.ts).
+  const version = deepFreeze(structuredClone(host.version));
+  d.register('query-version', () => version);
+  // vifd has no vCPUs to stop: it runs from start to quit, and has no -name.
+  const status = deepFreeze({ running: true, status: 'running' });
+  d.register('query-status', () => status);
+  d.register('query-name', () => ({}));
   d.register('query-commands', () => d.names().map((name) => ({ name })));
+  // Generated once, on first use, when every command has been registered.
+  let schemaInfo: SchemaInfo[] | undefined;
+  d.register('query-qmp-schema', () => {
+    schemaInfo ??= deepFreeze(QapiIntrospection.generate(d.names().map((n) => d.get(n)!.entry), schemas().list('event')));
+    return schemaInfo;
+  });
   d.register('quit', () => {
     host.requestShutdown('host-qmp-quit');
     return {};
   });
+}
+
+function deepFreeze<T>(v: T): T {
+  if (typeof v === 'object' && v !== null && !Object.isFrozen(v)) {
+    Object.freeze(v);
+    for (const x of Object.values(v)) deepFreeze(x);
+  }
+  return v;
 }

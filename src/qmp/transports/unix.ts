@@ -1,5 +1,5 @@
 // QMP over a unix stream socket (`-qmp unix:PATH,server=on,wait=off`). The only file of the QMP
-// layer that imports `net`. Replies written in one turn of the event loop leave in one write.
+// layer that imports `net`.
 
 import { existsSync, lstatSync, mkdirSync, unlinkSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
@@ -41,21 +41,27 @@ export class UnixQmpListener {
 
   private accept(socket: Socket): void {
     this.sockets.add(socket);
-    let corked = false;
+    // Replies written in one turn of the event loop leave in one write: they are joined into one
+    // string (V8 concatenates cheaply) and converted once. The server only writes ASCII (QEMU's
+    // writer escapes everything else), so latin1 is exact and the cheapest conversion.
+    let out = '';
+    const flush = (): void => {
+      const text = out;
+      out = '';
+      if (text === '' || socket.destroyed) return;
+      // A client that does not read must not make us buffer without bound: stop reading its
+      // requests until what we owe it has drained.
+      if (!socket.write(text, 'latin1')) socket.pause();
+    };
+    socket.on('drain', () => socket.resume());
     const session = this.qmp.openSession({
       write: (text) => {
         if (socket.destroyed) return;
-        if (!corked) {
-          corked = true;
-          socket.cork();
-          process.nextTick(() => {
-            corked = false;
-            socket.uncork();
-          });
-        }
-        socket.write(text);
+        if (out === '') process.nextTick(flush);
+        out += text;
       },
       close: () => {
+        flush();
         if (!socket.destroyed) socket.end();
       },
     }, this.pretty);
