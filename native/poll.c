@@ -14,11 +14,18 @@ typedef struct {
     napi_ref callback;
     napi_async_context async;
     int closing;
+    int closed;     /* uv_close finished */
+    int finalized;  /* the JS handle is gone */
 } fd_watch;
 
+/* The struct is shared by libuv and the JS handle: freed once both are done with it. */
 static void on_closed(uv_handle_t *handle)
 {
-    free(handle->data);
+    fd_watch *w = handle->data;
+    w->closed = 1;
+    if (w->finalized) {
+        free(w);
+    }
 }
 
 static void on_readable(uv_poll_t *poll, int status, int events)
@@ -40,7 +47,11 @@ static void on_readable(uv_poll_t *poll, int status, int events)
 
 static void finalize_watch(napi_env env, void *data, void *hint)
 {
-    /* The JS handle is gone; the poll is stopped by pollStop or kept alive by its owner. */
+    fd_watch *w = data;
+    w->finalized = 1;
+    if (w->closed) {
+        free(w);
+    }
 }
 
 /* pollStart(fd, callback(status)) -> handle */

@@ -10,6 +10,7 @@ import { isScript, launchScript } from './scripts.js';
 
 const MAX_FRAME = 65536;
 const READS_PER_WAKEUP = 64;
+const MAX_READ_ERRORS_IN_A_ROW = 1000;
 /** struct virtio_net_hdr without num_buffers: the size a tap uses unless told otherwise. */
 const VNET_HDR_LEN = 10;
 
@@ -34,6 +35,7 @@ export class TapNetClient implements NetClient {
   private readonly buf = new Uint8Array(MAX_FRAME);
   private readonly vnetHdr: boolean;
   private closed = false;
+  private readErrors = 0;
   private readonly log: Logger;
   txDropped = 0;
 
@@ -87,6 +89,17 @@ export class TapNetClient implements NetClient {
     }
   }
 
+  /**
+   * The poll is level-triggered: an fd that stays readable only to fail every read would wake
+   * the loop for ever. After a run of failures the tap stops reading and says why.
+   */
+  private readFailed(errno: number): void {
+    this.log.debug(`read failed: errno ${errno}`);
+    if (++this.readErrors < MAX_READ_ERRORS_IN_A_ROW) return;
+    this.log.error(`${MAX_READ_ERRORS_IN_A_ROW} reads in a row failed (errno ${errno}): no longer reading this tap`);
+    native().pollStop(this.poll);
+  }
+
   close(): void {
     if (this.closed) return;
     this.closed = true;
@@ -105,9 +118,10 @@ export class TapNetClient implements NetClient {
     for (let i = 0; i < READS_PER_WAKEUP && !this.closed; i++) {
       const len = n.tapRead(this.fd, this.buf);
       if (len <= 0) {
-        if (len < 0 && len !== -EAGAIN) this.log.debug(`read failed: errno ${-len}`);
+        if (len < 0 && len !== -EAGAIN) this.readFailed(-len);
         return;
       }
+      this.readErrors = 0;
       const from = this.vnetHdr ? VNET_HDR_LEN : 0;
       if (len <= from) continue;
       // The receiver may keep the frame (queued for the guest), so it gets its own copy.
