@@ -25,13 +25,8 @@ export interface EvtchnInfo {
 
 type Handler = (port: number) => void;
 
-interface Port {
-  status: EvtchnStatus;
-  remoteDomid: number;
-  remotePort: number;
-  pending: boolean;
-  masked: boolean;
-  upcalls: number;
+/** A port's own state: what info() reports about it, plus its upcall handler. */
+interface Port extends Omit<EvtchnInfo, 'domid' | 'port'> {
   handler: Handler | null;
 }
 

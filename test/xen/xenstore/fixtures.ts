@@ -25,6 +25,26 @@ export function makeWorld(options?: XenStoreOptions): World {
   return { store, dom0, guest1: addGuest(store, dom0, 1), guest2: addGuest(store, dom0, 2) };
 }
 
+/** A connection of the property tests: who it speaks as. */
+export interface Actor { domid: number; privileged: boolean }
+
+/**
+ * The serializability tests' starting point: guests 1 and 2, a shared area `/s` both may write
+ * and a node `/s/ro` they may only read; one connection per actor.
+ */
+export function sharedArea(actors: readonly Actor[]): { store: XenStore; conns: XsConnection[] } {
+  const store = new XenStore();
+  const dom0 = store.connect(0);
+  addGuest(store, dom0, 1).close();
+  addGuest(store, dom0, 2).close();
+  dom0.mkdir('/s');
+  dom0.setPerms('/s', ['n0', 'b1', 'b2']);
+  dom0.write('/s/ro', 'read only');
+  dom0.setPerms('/s/ro', ['n0', 'r1', 'r2']);
+  dom0.close();
+  return { store, conns: actors.map((a) => store.connect(a.domid, { privileged: a.privileged })) };
+}
+
 export type Recorded = Array<[string, string]>;
 
 /** Starts recording the connection's watch events. */

@@ -8,12 +8,11 @@
 
 import { expect } from 'chai';
 import fc from 'fast-check';
-import { XenStore, type XsConnection } from '../../../src/xen/xenstore/index.js';
+import type { XsConnection } from '../../../src/xen/xenstore/index.js';
 import { XsMsgType as T } from '../../../src/xen/xenstore/wire/codec.js';
 import { handleRequest } from '../../../src/xen/xenstore/wire/requests.js';
-import { addGuest } from './fixtures.js';
+import { sharedArea, type Actor } from './fixtures.js';
 
-interface Actor { domid: number; privileged: boolean }
 const ACTORS: readonly Actor[] = [
   { domid: 0, privileged: true }, { domid: 0, privileged: true }, { domid: 1, privileged: false }, { domid: 2, privileged: false },
 ];
@@ -62,20 +61,6 @@ function send(c: XsConnection, type: number, payload: Buffer, txId: number): str
   return r.type === T.ERROR ? `ERROR ${text}` : text;
 }
 
-/** Guests 1 and 2, a shared area both may write, and a node they may only read. */
-function world(): { store: XenStore; conns: XsConnection[] } {
-  const store = new XenStore();
-  const dom0 = store.connect(0);
-  addGuest(store, dom0, 1).close();
-  addGuest(store, dom0, 2).close();
-  dom0.mkdir('/s');
-  dom0.setPerms('/s', ['n0', 'b1', 'b2']);
-  dom0.write('/s/ro', 'read only');
-  dom0.setPerms('/s/ro', ['n0', 'r1', 'r2']);
-  dom0.close();
-  return { store, conns: ACTORS.map((a) => store.connect(a.domid, { privileged: a.privileged })) };
-}
-
 interface Unit { conn: number; answers: Array<{ op: Op; answer: string }> }
 
 describe('xenstore serializability (fast-check, through the wire request layer)', function () {
@@ -85,7 +70,7 @@ describe('xenstore serializability (fast-check, through the wire request layer)'
     let commits = 0;
     let conflicts = 0;
     fc.assert(fc.property(fc.array(step, { minLength: 40, maxLength: 150, size: 'max' }), (steps) => {
-      const { store, conns } = world();
+      const { store, conns } = sharedArea(ACTORS);
       const open = new Map<number, { tx: number; unit: Unit }>();
       const committed: Unit[] = [];
       for (const s of steps) {
@@ -116,7 +101,7 @@ describe('xenstore serializability (fast-check, through the wire request layer)'
         }
       }
       // Transactions still open at the end never committed: they must not matter.
-      const oracle = world();
+      const oracle = sharedArea(ACTORS);
       committed.forEach((unit, u) => {
         for (const { op: o, answer } of unit.answers) {
           const [type, payload] = request(o);

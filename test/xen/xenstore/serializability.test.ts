@@ -8,7 +8,7 @@
 import { expect } from 'chai';
 import { XenStore, XsError, type XsConnection } from '../../../src/xen/xenstore/index.js';
 import { mulberry32 } from '../../helpers/prng.js';
-import { addGuest } from './fixtures.js';
+import { sharedArea, type Actor } from './fixtures.js';
 
 const prng = mulberry32;
 
@@ -42,23 +42,8 @@ function perform(conn: XsConnection, op: Op, tx?: number): Outcome {
   }
 }
 
-interface Actor { domid: number; privileged: boolean }
 
-interface World { store: XenStore; conns: XsConnection[] }
 
-/** The same starting point every time: guests 1 and 2, and a shared area they may write. */
-function buildWorld(actors: readonly Actor[]): World {
-  const store = new XenStore();
-  const dom0 = store.connect(0);
-  addGuest(store, dom0, 1).close();
-  addGuest(store, dom0, 2).close();
-  dom0.mkdir('/s');
-  dom0.setPerms('/s', ['n0', 'b1', 'b2']);
-  dom0.write('/s/ro', 'read only');
-  dom0.setPerms('/s/ro', ['n0', 'r1', 'r2']);
-  dom0.close();
-  return { store, conns: actors.map((a) => store.connect(a.domid, { privileged: a.privileged })) };
-}
 
 const NAMES = ['a', 'b', 'c'];
 const LEAVES = ['x', 'y'];
@@ -94,7 +79,7 @@ interface History { units: Unit[]; commits: number; conflicts: number; final: st
 /** Runs a random interleaving and returns what committed, in commit order. */
 function runHistory(seed: number, actors: readonly Actor[], steps: number, allowPerms: boolean): History {
   const rand = prng(seed);
-  const { store, conns } = buildWorld(actors);
+  const { store, conns } = sharedArea(actors);
   const open = new Map<number, { tx: number; steps: Unit['steps'] }>();
   const units: Unit[] = [];
   let commits = 0;
@@ -133,7 +118,7 @@ function runHistory(seed: number, actors: readonly Actor[], steps: number, allow
 
 /** Oracle 1: the same history without transactions, on a fresh store. */
 function replayOnStore(units: readonly Unit[], actors: readonly Actor[]): string {
-  const { store, conns } = buildWorld(actors);
+  const { store, conns } = sharedArea(actors);
   units.forEach((unit, u) => {
     for (const { op, outcome } of unit.steps) {
       const again = perform(conns[unit.conn]!, op);
@@ -230,7 +215,7 @@ describe('xenstore serializability (property)', function () {
     ];
     for (let seed = 1000; seed < 1150; seed++) {
       const history = runHistory(seed, actors, 400, false);
-      const model = new TreeModel(buildWorld([]).store);
+      const model = new TreeModel(sharedArea([]).store);
       history.units.forEach((unit, u) => {
         for (const { op, outcome } of unit.steps) {
           const expected = model.apply(op);
