@@ -242,6 +242,48 @@ function median(rounds: Result[]): Result {
   return { one_in_flight: mid('one_in_flight'), pipelined: mid('pipelined') };
 }
 
+interface PingPong { rps: number; p50_us: number; p99_us: number }
+
+/**
+ * One in flight again, with a C client so the client's own event loop is not in the latency,
+ * once with the scheduler free and once with server and client pinned to one CPU, which keeps
+ * idle-state exits and cross-CPU wake-ups (large on a small VM) out of both servers' numbers.
+ */
+async function cClientRuns(dir: string): Promise<Record<string, unknown>> {
+  const bin = join(dir, 'qmp-pingpong');
+  execFileSync('gcc', ['-O2', '-o', bin, resolve('bench/c/qmp-pingpong.c')]);
+  const servers: Array<[string, string[]]> = [['vifd', [process.execPath, resolve('bin/vifd.js'), '-qmp']]];
+  if (haveCommand('qemu-system-x86_64')) {
+    servers.push(['qemu', ['qemu-system-x86_64', '-M', 'none', '-display', 'none', '-nodefaults', '-qmp']]);
+  }
+  const out: Record<string, Record<string, PingPong>> = {};
+  for (const pinned of [false, true]) {
+    const mode = pinned ? 'pinned_one_cpu' : 'unpinned';
+    out[mode] = {};
+    for (const [name, argv] of servers) {
+      const sock = join(dir, `${name}-c-${mode}.sock`);
+      const cmd = [...(pinned ? ['taskset', '-c', '0'] : []), ...argv, `unix:${sock},server=on,wait=off`];
+      const proc = spawn(cmd[0]!, cmd.slice(1), { stdio: 'ignore', env: { ...process.env, VIFD_LOG: 'warn' } });
+      try {
+        await waitForSocket(sock, proc);
+        const n = name === 'vifd' ? ONE : QEMU_ONE;
+        const client = [...(pinned ? ['taskset', '-c', '0'] : []), bin, sock, String(n)];
+        const [rps, p50, p99] = execFileSync(client[0]!, client.slice(1), { encoding: 'utf8' }).trim().split(' ').map(Number);
+        out[mode]![name] = { rps: rps!, p50_us: p50!, p99_us: p99! };
+      } finally {
+        await stop(proc);
+      }
+    }
+    const v = out[mode]!['vifd'];
+    const q = out[mode]!['qemu'];
+    if (v && q) {
+      (out[mode] as Record<string, unknown>)['ratio_rps'] = Math.round((v.rps / q.rps) * 10) / 10;
+      (out[mode] as Record<string, unknown>)['vifd_p99_below_qemu_p50'] = v.p99_us < q.p50_us;
+    }
+  }
+  return out;
+}
+
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'vifd-qmpbench-'));
   const load = loadavg()[0];
@@ -275,6 +317,9 @@ async function main(): Promise<void> {
     const vifdResult = median(vifdRounds);
     const qemuResult = qemuRounds.length > 0 ? median(qemuRounds) : null;
 
+    const cClient = haveCommand('gcc') && haveCommand('taskset') ? await cClientRuns(dir) : null;
+    if (cClient) console.log(`C client: ${JSON.stringify(cClient)}`);
+
     const busy = await busyDatapath(dir);
     if (busy) console.log(`busy datapath: ${JSON.stringify(busy)}`);
 
@@ -293,6 +338,7 @@ async function main(): Promise<void> {
         pipelined_rps: ratio(vifdResult.pipelined.rps, qemuResult.pipelined.rps),
         vifd_p99_below_qemu_p50: vifdResult.one_in_flight.p99_us < qemuResult.one_in_flight.p50_us,
       } : null,
+      c_client_one_in_flight: cClient,
       busy_datapath: busy,
     };
     console.log(JSON.stringify(result));
