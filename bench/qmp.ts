@@ -268,6 +268,9 @@ async function cClientRuns(dir: string): Promise<Record<string, unknown>> {
         await waitForSocket(sock, proc);
         const n = name === 'vifd' ? ONE : QEMU_ONE;
         const client = [...(pinned ? ['taskset', '-c', '0'] : []), bin, sock, String(n)];
+        // Two first runs warm the server up (vifd's JIT needs a few tens of thousands of requests;
+        // QEMU's caches) and are not counted.
+        for (let w = 0; w < 2; w++) execFileSync(client[0]!, client.slice(1), { encoding: 'utf8' });
         const [rps, p50, p99] = execFileSync(client[0]!, client.slice(1), { encoding: 'utf8' }).trim().split(' ').map(Number);
         out[mode]![name] = { rps: rps!, p50_us: p50!, p99_us: p99! };
       } finally {
