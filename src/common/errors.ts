@@ -29,7 +29,6 @@ export const ERROR_CATALOGUE = {
   PARAM_NOT_IDENTIFIER: { qmpClass: 'GenericError', template: "Parameter '%s' expects an identifier" },
   // devices
   DEVICE_MODEL_INVALID: { qmpClass: 'GenericError', template: "'%s' is not a valid device model name" },
-  DEVICE_MODEL_ABSTRACT: { qmpClass: 'GenericError', template: "Parameter 'driver' expects a non-abstract device type" },
   DEVICE_TYPE_ABSTRACT: { qmpClass: 'GenericError', template: "Parameter '%s' expects a non-abstract device type" },
   BUS_NOT_FOUND: { qmpClass: 'GenericError', template: "Bus '%s' not found" },
   DEVICE_DUPLICATE_ID: { qmpClass: 'GenericError', template: "Duplicate device ID '%s'" },

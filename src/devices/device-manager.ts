@@ -16,7 +16,7 @@ export const PERIPHERAL = '/machine/peripheral';
 export const PERIPHERAL_ANON = '/machine/peripheral-anon';
 const XEN_BUS_ID = 'xen-bus.0';
 /** Types that exist but cannot be instantiated (QEMU's abstract parents). */
-const ABSTRACT_TYPES = new Set(['xen-device', 'device']);
+export const ABSTRACT_DEVICE_TYPES: ReadonlySet<string> = new Set(['xen-device', 'device']);
 /** Paths that exist in the tree but are not devices. */
 const CONTAINERS = new Set(['/machine', PERIPHERAL, PERIPHERAL_ANON, '/machine/unattached']);
 
@@ -75,7 +75,7 @@ export class DeviceManager extends EventEmitter<DeviceManagerEvents> {
     if (typeof driver !== 'string') throw new VifdError('PARAM_MISSING', 'driver');
     const entry = schemas().get('device', driver);
     if (!entry) {
-      throw ABSTRACT_TYPES.has(driver) ? new VifdError('DEVICE_MODEL_ABSTRACT') : new VifdError('DEVICE_MODEL_INVALID', driver);
+      throw ABSTRACT_DEVICE_TYPES.has(driver) ? new VifdError('DEVICE_TYPE_ABSTRACT', 'driver') : new VifdError('DEVICE_MODEL_INVALID', driver);
     }
     if (bus !== undefined && bus !== XEN_BUS_ID) throw new VifdError('BUS_NOT_FOUND', bus);
     if (id !== undefined) {

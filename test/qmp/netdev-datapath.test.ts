@@ -45,6 +45,16 @@ async function freeUdpPort(): Promise<number> {
   return port;
 }
 
+/** A UDP socket on 127.0.0.1 playing the far end of a dgram netdev, with the port left for vifd. */
+async function udpPeer(): Promise<{ ours: number; theirs: number; peer: UdpSocket; got: Uint8Array[] }> {
+  const [ours, theirs] = [await freeUdpPort(), await freeUdpPort()];
+  const peer: UdpSocket = createSocket('udp4');
+  const got: Uint8Array[] = [];
+  peer.on('message', (m) => got.push(new Uint8Array(m)));
+  await new Promise<void>((r) => peer.bind(theirs, '127.0.0.1', () => r()));
+  return { ours, theirs, peer, got };
+}
+
 describe('netdev datapaths', function () {
   this.timeout(30000);
   let t: TestApp;
@@ -92,11 +102,7 @@ describe('netdev datapaths', function () {
     });
 
     it('connects another netdev to a hub with netdev= (here a UDP socket), as QEMU\'s -netdev hubport,netdev=', async () => {
-      const [ours, theirs] = [await freeUdpPort(), await freeUdpPort()];
-      const peer: UdpSocket = createSocket('udp4');
-      const got: Uint8Array[] = [];
-      peer.on('message', (m) => got.push(new Uint8Array(m)));
-      await new Promise<void>((r) => peer.bind(theirs, '127.0.0.1', () => r()));
+      const { ours, theirs, peer, got } = await udpPeer();
       try {
         await qmp.execute('netdev_add', { type: 'dgram', id: 'd0', local: { type: 'inet', host: '127.0.0.1', port: String(ours) },
           remote: { type: 'inet', host: '127.0.0.1', port: String(theirs) } });
@@ -186,11 +192,7 @@ describe('netdev datapaths', function () {
 
   describe('dgram', () => {
     it('sends the guest\'s frames as UDP datagrams and delivers datagrams to the guest (inet on 127.0.0.1)', async () => {
-      const [ours, theirs] = [await freeUdpPort(), await freeUdpPort()];
-      const peer: UdpSocket = createSocket('udp4');
-      const got: Uint8Array[] = [];
-      peer.on('message', (m) => got.push(new Uint8Array(m)));
-      await new Promise<void>((r) => peer.bind(theirs, '127.0.0.1', () => r()));
+      const { ours, theirs, peer, got } = await udpPeer();
       try {
         expect(await qmp.execute('netdev_add', {
           type: 'dgram', id: 'd0',

@@ -3,11 +3,12 @@
 // `description`; notes QEMU does not show live in `$comment`.
 
 import { VifdError } from '../../common/errors.js';
+import { ABSTRACT_DEVICE_TYPES } from '../../devices/device-manager.js';
 import { schemas, type JsonSchema } from '../../schema/registry.js';
 import type { Args, Dispatcher } from '../dispatcher.js';
 
-/** Types QEMU knows that are not instantiable devices (abstract parents, buses). */
-const NOT_DEVICES = new Set(['device', 'xen-device', 'xen-bus', 'xen-backend']);
+/** Types QEMU knows that are not instantiable devices: the abstract parents, and the bus types. */
+const NOT_DEVICES = new Set([...ABSTRACT_DEVICE_TYPES, 'xen-bus', 'xen-backend']);
 
 export interface ObjectPropertyInfo {
   name: string;
