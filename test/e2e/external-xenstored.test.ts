@@ -4,7 +4,7 @@
 // daemon restarts vifd reconnects and keeps working.
 
 import { expect } from 'chai';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { NetNs } from '../helpers/netns.js';
@@ -85,6 +85,21 @@ describe('e2e: vifd on an external xenstored (oxenstored)', function () {
     await qmp.waitEvent('DEVICE_DELETED', (data) => data['device'] === 'nic0', 15000);
     expect((await xs('exists', `${BE}/0`)).code).to.equal(1);
     expect((await xs('exists', `${FE}/0`)).code).to.equal(1);
+  });
+
+  it('runs a backend\'s hotplug script with XENSTORED_PATH naming the daemon; it reports connected there', async () => {
+    const be = `${BE}/3`;
+    const script = join(dir, 'vif-setup');
+    writeFileSync(script, ['#!/bin/sh', `echo "$1 $vif $XENSTORED_PATH" >> ${join(dir, 'calls')}`,
+      '[ "$1" = online ] && xenstore-write "$XENBUS_PATH/hotplug-status" connected', 'exit 0', ''].join('\n'));
+    chmodSync(script, 0o755);
+    const w = await xs('write', `${be}/frontend-id`, '1', `${be}/mac`, '00:16:3e:0e:00:05', `${be}/script`, script,
+      `${be}/hotplug-status`, '', `${be}/online`, '1', `${be}/state`, '1');
+    expect(w.code, w.stderr).to.equal(0);
+    await eventually(() => connected(3), 15000, 'vif 3 Connected after its script');
+    expect(readFileSync(join(dir, 'calls'), 'utf8')).to.equal(`online vif1.3 ${ox.path}\n`);
+    expect((await xs('write', `${be}/online`, '0')).code).to.equal(0);
+    await qmp.waitEvent('DEVICE_DELETED', () => true, 15000);
   });
 
   it('answers QMP while the daemon is down, refuses device_add with a clear error, and recovers', async () => {
