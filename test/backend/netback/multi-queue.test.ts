@@ -16,6 +16,8 @@ import type { Domain } from '../../../src/xen/domain.js';
 import { XenPlatform } from '../../../src/xen/platform.js';
 import type { XsConnection } from '../../../src/xen/xenstore/index.js';
 import { eventually } from '../../guest/harness.js';
+import { startApp } from '../../helpers/app.js';
+import { eventually as eventuallyValue } from '../../helpers/qmp-client.js';
 
 const FE = '/local/domain/1/device/vif/0';
 const BE = '/local/domain/0/backend/qnic/1/0';
@@ -231,5 +233,50 @@ describe('netback multi-queue, split event channels and rx-notify', function () 
     expect(q.rx.rspProd).to.equal(0);
     r.platform.evtchn.send(1, q.ports[0]!);
     await eventually(() => q.rx.rspProd === 1, 'the frame placed after the notification');
+  });
+});
+
+describe('the simulated netfront negotiating queues with the backend', function () {
+  this.timeout(20000);
+
+  const plugged = async (guestQueues: number, maxQueues: number) => {
+    const t = await startApp(['-guest', `domid=1,queues=${guestQueues}`], { maxQueues });
+    t.app.devices.add({ driver: 'xen-net-device', id: 'nic0' });
+    const vif = (await eventuallyValue(() => {
+      const v = t.app.guests.get(1)?.vifs.get(0);
+      return v?.netfront.state === XenbusState.Connected && t.app.bus.list()[0]?.backendState === XenbusState.Connected ? v : null;
+    }, 10000, 'the vif to connect'))!;
+    const keys = t.app.platform.xs.directory(FE);
+    return { t, vif, keys, read: (k: string) => t.app.platform.xs.readString(`${FE}/${k}`) };
+  };
+
+  it('asks for min(queues, max): 3 wanted of 2 gives queue-0/ and queue-1/ with split channels, no flat keys', async () => {
+    const { t, vif, keys, read } = await plugged(3, 2);
+    try {
+      expect(vif.netfront.queueCount).to.equal(2);
+      expect(read('multi-queue-num-queues')).to.equal('2');
+      expect(keys).to.include.members(['queue-0', 'queue-1', 'request-rx-copy', 'feature-rx-notify']);
+      expect(keys).to.not.include.members(['tx-ring-ref', 'rx-ring-ref', 'event-channel', 'event-channel-tx']);
+      for (const q of ['queue-0', 'queue-1']) {
+        expect(t.app.platform.xs.directory(`${FE}/${q}`).sort())
+          .to.deep.equal(['event-channel-rx', 'event-channel-tx', 'rx-ring-ref', 'tx-ring-ref']);
+      }
+      const backend = t.app.bus.list()[0] as XenNetDevice;
+      expect(backend.ringInfo()!.map((q) => q.id)).to.deep.equal([0, 1]);
+    } finally {
+      await t.stop();
+    }
+  });
+
+  it('keeps the keys of one queue flat', async () => {
+    const { t, vif, keys, read } = await plugged(1, 4);
+    try {
+      expect(vif.netfront.queueCount).to.equal(1);
+      expect(read('multi-queue-num-queues')).to.equal('1');
+      expect(keys).to.include.members(['tx-ring-ref', 'rx-ring-ref', 'event-channel-tx', 'event-channel-rx']);
+      expect(keys.filter((k) => k.startsWith('queue-'))).to.deep.equal([]);
+    } finally {
+      await t.stop();
+    }
   });
 });
