@@ -17,6 +17,7 @@ import type { Logger } from '../../common/log.js';
 import { RX_SLOT_SIZE, TX_SLOT_SIZE } from '../../protocol/netif.js';
 import { BackRing, SharedRing } from '../../protocol/ring.js';
 import type { GrantMapping } from '../../xen/grant-table.js';
+import { ConnectFatal } from '../connect-fatal.js';
 import type { Hypervisor } from '../xen-bus.js';
 import type { VifCounters } from './counters.js';
 import type { QueueKeys } from './queue-config.js';
@@ -28,6 +29,7 @@ import { type FatalHandler, NetbackTx, type TxDeliver } from './tx.js';
 export const RX_STOP_AT = 128;
 export const RX_WAKE_AT = RX_STOP_AT / 2;
 export const RX_POLL_MS = 30;
+const EINVAL = 22;
 
 export interface QueueHooks {
   deliver: TxDeliver;
@@ -61,7 +63,10 @@ export class NetbackQueue {
   private stopped = false;
   private pollTimer: NodeJS.Timeout | null = null;
 
-  /** Maps both rings and binds the port(s); on failure undoes what it did and says which step failed. */
+  /**
+   * Maps both rings and binds the port(s); on failure undoes what it did and throws netback's
+   * xenbus_dev_fatal ("mapping shared-frames ...") with the step that failed.
+   */
   static connect(hv: Hypervisor, backend: number, frontend: number, keys: QueueKeys, rxNotify: boolean,
     hooks: QueueHooks): NetbackQueue {
     const grants = hv.grantTable(frontend);
@@ -75,7 +80,8 @@ export class NetbackQueue {
     } catch (err) {
       for (const p of ports) hv.evtchn.close(backend, p);
       for (const m of maps) m.unmap();
-      throw err;
+      throw new ConnectFatal(EINVAL, `mapping shared-frames ${keys.txRef}/${keys.rxRef} port tx ${keys.txPort} ` +
+        `rx ${keys.rxPort}: ${(err as Error).message}`);
     }
     return new NetbackQueue(hv, backend, frontend, keys, rxNotify, hooks, maps, ports[0]!, ports[1] ?? ports[0]!);
   }

@@ -151,6 +151,19 @@ describe('netback multi-queue, split event channels and rx-notify', function () 
     });
   }
 
+  it('reports a queue whose ring cannot be mapped as netback does, and undoes the queues before it', async () => {
+    const r = rig(2);
+    r.fe.queue('queue-0/', true);
+    r.fe.queue('queue-1/', true);
+    r.fe.xs.write(`${FE}/queue-1/tx-ring-ref`, '4000');
+    await r.connect({ 'multi-queue-num-queues': '2', 'request-rx-copy': '1', 'feature-rx-notify': '1' });
+    await eventually(() => r.read(ERROR_NODE) !== undefined, 'the error node');
+    expect(r.read(ERROR_NODE)).to.match(/^22 mapping shared-frames 4000\/\d+ port tx \d+ rx \d+: queue 1: failed to map tx grant ref: /);
+    await eventually(() => r.dev.backendState === XenbusState.Closing, 'the backend to close');
+    expect(r.dev.ringInfo()).to.equal(null);
+    expect(r.platform.evtchn.list().filter((p) => p.domid === 0)).to.deep.equal([]);
+  });
+
   it('binds a tx and an rx port for each of two queues and services rx on the rx one', async () => {
     const r = rig(2);
     const q = [r.fe.queue('queue-0/', true), r.fe.queue('queue-1/', true)];
@@ -170,7 +183,11 @@ describe('netback multi-queue, split event channels and rx-notify', function () 
     r.peer.receiver!(frame);
     const target = info.findIndex((qi) => r.dev.ringInfo()![qi.id]!.rxQueued === 1);
     expect(target).to.be.at.least(0);
-    q[target]!.postRx(4);
+    q[target]!.postRx(4, false);
+    r.platform.evtchn.send(1, q[target]!.ports[0]!);
+    await new Promise((res) => setTimeout(res, 50));
+    expect(q[target]!.rx.rspProd, 'serviced on the tx port').to.equal(0);
+    r.platform.evtchn.send(1, q[target]!.ports[1]!);
     await eventually(() => q[target]!.rx.rspProd === 1, 'the frame placed');
     expect(readRxResponse(q[target]!.rx.view, q[target]!.rx.slotOffset(0)).status).to.equal(frame.length);
   });
