@@ -96,7 +96,7 @@ export class XenNetDevice extends XenDevice {
     // The tx path takes multi-slot packets (1 + 18 slots, as netback); rx stays one slot.
     this.xs.write(`${this.backendPath}/feature-sg`, '1');
     // Netback writes these two outside its feature transaction, best effort.
-    this.maxQueues = this.bus.maxQueues ?? defaultMaxQueues();
+    this.maxQueues = Math.max(1, Math.floor(this.bus.maxQueues ?? defaultMaxQueues()));
     this.xs.write(`${this.backendPath}/feature-split-event-channels`, '1');
     this.xs.write(`${this.backendPath}/multi-queue-max-queues`, String(this.maxQueues));
     this.xs.write(`${this.backendPath}/${LINK_STATE_KEY}`, this.linkUp ? '1' : '0');
