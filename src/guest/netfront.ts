@@ -417,7 +417,9 @@ export class Netfront {
       },
     };
     try {
-      for (let i = 0; i < count; i++) queues.push(NetfrontQueue.create(this.domain, backendId, this.evtchn, this.counters, hooks, split));
+      for (let i = 0; i < count; i++) {
+        queues.push(NetfrontQueue.create(this.domain, backendId, this.evtchn, this.counters, hooks, split));
+      }
     } catch (err) {
       for (const q of queues) this.keepLeftovers(q.teardown());
       return this.fatal(errorCode(err) === 'ENOMEM' ? ENOMEM : EIO, `allocating rings and event channel: ${errorText(err)}`);
@@ -453,7 +455,8 @@ export class Netfront {
     this.brokenReason = null;
     if (attempts > 1) this.log(`connect transaction retried ${attempts - 1} time(s) on EAGAIN`);
     for (const [i, q] of queues.entries()) {
-      const ports = q.rxPort !== q.port ? `event-channel-tx=${q.port} event-channel-rx=${q.rxPort}` : `event-channel=${q.port}`;
+      const ports = q.rxPort !== q.port ? `event-channel-tx=${q.port} event-channel-rx=${q.rxPort}`
+        : `event-channel=${q.port}`;
       this.log(`queue ${i}/${count}: tx-ring-ref=${q.txRingRef} rx-ring-ref=${q.rxRingRef} ${ports}`);
     }
     this.setState(XenbusState.Connected);

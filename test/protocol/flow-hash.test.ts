@@ -4,7 +4,8 @@
 import { expect } from 'chai';
 import { flowHash, jhash2, reciprocalScale } from '../../src/protocol/flow-hash.js';
 
-function ipv4(proto: number, src: number[], dst: number[], sport: number, dport: number, opts: { frag?: boolean; vlan?: boolean } = {}): Uint8Array {
+function ipv4(proto: number, src: number[], dst: number[], sport: number, dport: number,
+  opts: { frag?: boolean; vlan?: boolean } = {}): Uint8Array {
   const vlan = opts.vlan ? [0x81, 0x00, 0x00, 0x05] : [];
   const f = new Uint8Array(64 + vlan.length);
   f.set([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, ...vlan, 0x08, 0x00], 0);

@@ -31,22 +31,39 @@ function readUnsigned(xs: XsConnection, path: string): number | undefined {
   return text !== undefined && /^\d+$/.test(text) ? Number(text) : undefined;
 }
 
+/**
+ * xenbus_read_unsigned(): sscanf's "%u" (leading blanks, a sign, digits; a negative number
+ * wraps to a large one), or `fallback` when there is no number at all.
+ */
+function readUnsignedOr(xs: XsConnection, path: string, fallback: number): number {
+  const m = /^\s*([+-]?)(\d+)/.exec(xs.readString(path) ?? '');
+  if (!m) return fallback;
+  const n = Number(BigInt(m[2]!) % 2n ** 32n);
+  return m[1] === '-' ? (2 ** 32 - n) % 2 ** 32 : n;
+}
+
+/** xenbus_gather's errno: ENOENT when a key is missing, EINVAL when one is there but no number. */
+function missingOrBad(xs: XsConnection, dir: string, keys: string[]): number {
+  return keys.some((k) => xs.readString(`${dir}/${k}`) === undefined) ? ENOENT : EINVAL;
+}
+
 /** Throws ConnectFatal with netback's message for whatever the frontend got wrong. */
 export function readFrontendConfig(xs: XsConnection, fe: string, maxQueues: number): FrontendConfig {
-  const requested = xs.readString(`${fe}/multi-queue-num-queues`) === undefined
-    ? 1 : readUnsigned(xs, `${fe}/multi-queue-num-queues`) ?? 0;
+  const requested = readUnsignedOr(xs, `${fe}/multi-queue-num-queues`, 1);
   if (requested === 0 || requested > maxQueues) {
     throw new ConnectFatal(EINVAL, `guest requested ${requested} queues, but valid range is 1 - ${maxQueues}.`);
   }
   // QEMU's check and text; not a xenbus_dev_fatal (netback ignores what read_xenbus_vif_flags says).
   if (xs.readString(`${fe}/request-rx-copy`) !== '1') throw new Error("frontend doesn't support rx-copy");
-  const rxNotify = xs.readString(`${fe}/feature-rx-notify`) === '1';
+  const rxNotify = readUnsignedOr(xs, `${fe}/feature-rx-notify`, 0) !== 0;
   const queues: QueueKeys[] = [];
   for (let id = 0; id < requested; id++) {
     const dir = requested === 1 ? fe : `${fe}/queue-${id}`;
     const txRef = readUnsigned(xs, `${dir}/tx-ring-ref`);
     const rxRef = readUnsigned(xs, `${dir}/rx-ring-ref`);
-    if (txRef === undefined || rxRef === undefined) throw new ConnectFatal(ENOENT, `reading ${dir}/ring-ref`);
+    if (txRef === undefined || rxRef === undefined) {
+      throw new ConnectFatal(missingOrBad(xs, dir, ['tx-ring-ref', 'rx-ring-ref']), `reading ${dir}/ring-ref`);
+    }
     // Split channels first, then one channel, as connect_data_rings tries them.
     const txPort = readUnsigned(xs, `${dir}/event-channel-tx`);
     const rxPort = readUnsigned(xs, `${dir}/event-channel-rx`);
@@ -55,7 +72,9 @@ export function readFrontendConfig(xs: XsConnection, fe: string, maxQueues: numb
       continue;
     }
     const port = readUnsigned(xs, `${dir}/event-channel`);
-    if (port === undefined) throw new ConnectFatal(ENOENT, `reading ${dir}/event-channel(-tx/rx)`);
+    if (port === undefined) {
+      throw new ConnectFatal(missingOrBad(xs, dir, ['event-channel']), `reading ${dir}/event-channel(-tx/rx)`);
+    }
     queues.push({ id, txRef, rxRef, txPort: port, rxPort: port, split: false });
   }
   return { queues, rxNotify };

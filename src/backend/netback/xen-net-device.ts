@@ -71,7 +71,8 @@ export class XenNetDevice extends XenDevice {
   get connection(): { txRef: number; rxRef: number; remotePort: number; port: number; queues: number } | null {
     const q = this.queues[0];
     if (!q) return null;
-    return { txRef: q.keys.txRef, rxRef: q.keys.rxRef, remotePort: q.keys.txPort, port: q.txPort, queues: this.queues.length };
+    const { txRef, rxRef, txPort: remotePort } = q.keys;
+    return { txRef, rxRef, remotePort, port: q.txPort, queues: this.queues.length };
   }
 
   /** The backend's hotplug script (a toolstack's `script` key), once realized. */
@@ -124,9 +125,10 @@ export class XenNetDevice extends XenDevice {
     }
     for (const q of this.queues) {
       const k = q.keys;
-      const ports = k.split ? `ports tx ${k.txPort} rx ${k.rxPort} (local ${q.txPort}/${q.rxPort})` : `port ${k.txPort} (local ${q.txPort})`;
-      this.log.info(`connected queue ${k.id}/${this.queues.length}: tx-ring-ref ${k.txRef} rx-ring-ref ${k.rxRef} ${ports}` +
-        (cfg.rxNotify ? '' : ', no rx-notify: polling rx'));
+      const ports = k.split ? `ports tx ${k.txPort} rx ${k.rxPort} (local ${q.txPort}/${q.rxPort})`
+        : `port ${k.txPort} (local ${q.txPort})`;
+      this.log.info(`connected queue ${k.id}/${this.queues.length}: tx-ring-ref ${k.txRef} rx-ring-ref ${k.rxRef} ` +
+        `${ports}${cfg.rxNotify ? '' : ', no rx-notify: polling rx'}`);
     }
     // A fresh connection is serviced again (netback clears `disabled` on reconnect).
     if (this.disabledReason !== null && this.linkUp) this.peer?.setCarrier?.(true);
@@ -216,7 +218,8 @@ export class XenNetDevice extends XenDevice {
 
   private receive(frame: Uint8Array): void {
     const queues = this.queues;
-    if (queues.length === 0 || !this.linkUp || this.disabledReason !== null || this.backendState !== XenbusState.Connected) {
+    if (queues.length === 0 || !this.linkUp || this.disabledReason !== null ||
+        this.backendState !== XenbusState.Connected) {
       this.stats.rxDropped++;
       return;
     }

@@ -137,7 +137,8 @@ describe('netback multi-queue, split event channels and rx-notify', function () 
     expect(r.read(`${BE}/feature-split-event-channels`)).to.equal('1');
   });
 
-  for (const [asked, text] of [['3', '3'], ['0', '0']] as const) {
+  // The count is read as xenbus_read_unsigned does: sscanf's %u, so -1 is 4294967295.
+  for (const [asked, text] of [['3', '3'], ['0', '0'], ['-1', '4294967295']] as const) {
     it(`refuses a frontend asking for ${asked} queues of 2 with netback's fatal error, and stays unconnected`, async () => {
       const r = rig(2);
       for (let i = 0; i < 3; i++) r.fe.queue(`queue-${i}/`, false);
@@ -150,6 +151,15 @@ describe('netback multi-queue, split event channels and rx-notify', function () 
       expect(r.platform.evtchn.list().filter((p) => p.domid === 0)).to.deep.equal([]);
     });
   }
+
+  it('takes a count that is no number as one queue, as xenbus_read_unsigned falls back to its default', async () => {
+    const r = rig(2);
+    r.fe.queue('', false);
+    await r.connect({ 'multi-queue-num-queues': 'many', 'request-rx-copy': '1', 'feature-rx-notify': '1' });
+    await eventually(() => r.dev.backendState === XenbusState.Connected, 'the backend to connect');
+    expect(r.dev.ringInfo()!.map((q) => q.id)).to.deep.equal([0]);
+    expect(r.read(ERROR_NODE)).to.equal(undefined);
+  });
 
   it('reports a queue whose ring cannot be mapped as netback does, and undoes the queues before it', async () => {
     const r = rig(2);
