@@ -7,6 +7,9 @@
 //   tcp_gbps                     the namespace's kernel TCP (socat) → the guest's TCP endpoint, no GSO
 //   tcp_gbps_from_guest          the guest's TCP endpoint → socat
 //   tcp_gbps_gso                 null until feature-gso-tcpv4 is negotiated
+//   tcp_gbps_4flows              four socat flows at once → the guest, one queue (the baseline for _mq)
+//   tcp_gbps_mq                  the same four flows with the guest connected on two queues
+//   tcp_gbps_mq_from_guest       four flows the guest sends, two queues
 // It needs root: it re-runs itself inside a network namespace it creates.
 
 import { execFile, execFileSync } from 'node:child_process';
@@ -40,9 +43,19 @@ function frameOf(bytes: number): Uint8Array {
   return f;
 }
 
-async function startApp(dir: string, taps: boolean): Promise<VifdApp> {
-  const app = new VifdApp(parseCommandLine(['-qmp', `unix:${join(dir, `qmp-${taps}.sock`)},server=on,wait=off`]),
-    taps ? {} : { createTap: () => null });
+/** Apps in turn, so a tap name is free again: stop() resolves once the last one is gone. */
+let previousExit: Promise<void> = Promise.resolve();
+
+async function startApp(dir: string, taps: boolean, queues = 1): Promise<VifdApp> {
+  // A teardown only holds unref'd timers; this keeps the process up until it is done.
+  const keepAlive = setInterval(() => undefined, 1000);
+  await previousExit;
+  clearInterval(keepAlive);
+  let exited: () => void = () => {};
+  previousExit = new Promise((r) => { exited = r; });
+  const guest = queues > 1 ? ['-guest', `domid=1,queues=${queues}`] : [];
+  const app = new VifdApp(parseCommandLine(['-qmp', `unix:${join(dir, `qmp-${taps}-${queues}.sock`)},server=on,wait=off`, ...guest]),
+    { ...(taps ? {} : { createTap: () => null }), maxQueues: Math.max(queues, 1), onExit: () => exited() });
   await app.start();
   return app;
 }
@@ -72,35 +85,53 @@ async function blast(vif: { backend: XenNetDevice; send: (f: Uint8Array) => bool
 
 const TCP_BYTES = Number(process.env['DATAPATH_TCP_BYTES'] ?? 64 * 1024 * 1024);
 
-/** TCP through the tap both ways between socat in the namespace and the guest's endpoint. */
-async function tcp(app: VifdApp, dir: string, devid: number): Promise<{ toGuest: number; fromGuest: number }> {
+/**
+ * TCP through the tap both ways between socat in the namespace and the guest's endpoint:
+ * `flows` connections at once each way, TCP_BYTES each, the rate being all their bytes over
+ * the time the last one took.
+ */
+async function tcp(app: VifdApp, dir: string, devid: number, flows = 1): Promise<{ toGuest: number; fromGuest: number }> {
   const ifname = `vif1.${devid}`;
   execFileSync('ip', ['addr', 'add', `10.1.${devid}.1/24`, 'dev', ifname]);
   execFileSync('ip', ['link', 'set', ifname, 'up']);
   const vif = app.guests.get(1)!.vifs.get(devid)!;
   const transport = vif.transport!;
   let received = 0;
-  let sinkClosed = false;
+  let sinksClosed = 0;
   transport.tcp.listen(5001, (c) => {
     c.onData = (d) => { received += d.length; };
     c.onEnd = () => c.end();
-    c.onClose = () => { sinkClosed = true; };
+    c.onClose = () => { sinksClosed++; };
   });
   const payload = new Uint8Array(TCP_BYTES).fill(0x61);
   transport.tcp.listen(5002, (c) => { c.write(payload); c.end(); });
   const file = join(dir, 'tcp.bin');
   writeFileSync(file, payload);
   const run = promisify(execFile);
+  const each = <T>(fn: () => Promise<T>): Promise<T[]> => Promise.all(Array.from({ length: flows }, fn));
   let t0 = performance.now();
-  await run('socat', ['-u', `FILE:${file}`, `TCP:10.1.${devid}.2:5001`]);
-  await waitFor(() => sinkClosed, 'the guest to receive everything');
+  await each(() => run('socat', ['-u', `FILE:${file}`, `TCP:10.1.${devid}.2:5001`]));
+  await waitFor(() => sinksClosed === flows, 'the guest to receive everything');
   const toGuest = (received * 8) / ((performance.now() - t0) / 1000) / 1e9;
   t0 = performance.now();
-  await run('socat', ['-u', `TCP:10.1.${devid}.2:5002`, 'OPEN:/dev/null']);
-  const fromGuest = (TCP_BYTES * 8) / ((performance.now() - t0) / 1000) / 1e9;
+  await each(() => run('socat', ['-u', `TCP:10.1.${devid}.2:5002`, 'OPEN:/dev/null']));
+  const fromGuest = (flows * TCP_BYTES * 8) / ((performance.now() - t0) / 1000) / 1e9;
   transport.close();
-  if (received !== TCP_BYTES) throw new Error(`tcp: the guest received ${received} of ${TCP_BYTES} bytes`);
+  if (received !== flows * TCP_BYTES) throw new Error(`tcp: the guest received ${received} of ${flows * TCP_BYTES} bytes`);
   return { toGuest: +toGuest.toFixed(3), fromGuest: +fromGuest.toFixed(3) };
+}
+
+/** A fresh app whose guest asks for `queues` queues (and gets them), `flows` TCP flows each way. */
+async function tcpOnFreshApp(dir: string, queues: number, flows: number): Promise<{ toGuest: number; fromGuest: number }> {
+  const app = await startApp(dir, true, queues);
+  try {
+    const vif = await plug(app, `tcp${queues}q`);
+    const connected = vif.backend.ringInfo()?.length ?? 0;
+    if (connected !== queues) throw new Error(`the vif connected ${connected} queues, not ${queues}`);
+    return await tcp(app, dir, vif.backend.address.devid, flows);
+  } finally {
+    app.shutdown('host-signal');
+  }
 }
 
 function cBaseline(bytes: number): number {
@@ -133,6 +164,9 @@ async function inner(): Promise<void> {
   const tcpGbps = await tcp(tapApp, dir, tvif.backend.address.devid);
   tapApp.shutdown('host-signal');
 
+  const tcp4 = await tcpOnFreshApp(dir, 1, 4);
+  const tcpMq = await tcpOnFreshApp(dir, 2, 4);
+
   const c64 = cBaseline(64);
   const c1514 = cBaseline(1514);
   rmSync(dir, { recursive: true, force: true });
@@ -151,6 +185,9 @@ async function inner(): Promise<void> {
     tcp_gbps: tcpGbps.toGuest,
     tcp_gbps_from_guest: tcpGbps.fromGuest,
     tcp_gbps_gso: null,
+    tcp_gbps_4flows: tcp4.toGuest,
+    tcp_gbps_mq: tcpMq.toGuest,
+    tcp_gbps_mq_from_guest: tcpMq.fromGuest,
   }) + '\n');
   process.exit(0);
 }

@@ -47,6 +47,11 @@ export class XenBus extends EventEmitter<XenBusEvents> {
   private readonly refused = new Map<string, string>();
   /** Extra environment for hotplug scripts (XENSTORED_PATH when vifd serves a socket). */
   hotplugEnv: Readonly<Record<string, string>> = {};
+  /**
+   * multi-queue-max-queues for vifs realized from now on (netback's max_queues module
+   * parameter); undefined: netback's default, one per CPU up to 8.
+   */
+  maxQueues: number | undefined = undefined;
   private readonly log = new Logger('xen-bus');
 
   constructor(readonly xs: XsHandle, readonly hypervisor: Hypervisor, readonly backendDomid = 0) {

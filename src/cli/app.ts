@@ -40,6 +40,8 @@ export interface AppOptions {
   createTap?: XenNetContext['createTap'];
   /** Called once everything is torn down (the CLI exits then). */
   onExit?: (reason: ShutdownReason) => void;
+  /** multi-queue-max-queues the vifs offer (netback's max_queues); default one per CPU up to 8. */
+  maxQueues?: number;
 }
 
 export class VifdApp {
@@ -65,11 +67,13 @@ export class VifdApp {
     this.platform = new XenPlatform(external !== undefined ? new ExternalXenstore(resolve(external)) : undefined);
     for (const g of config.guests) {
       const dom = this.platform.createDomain(g.domid, g.name);
-      const guest = new Guest(dom, this.platform.connectGuest(g.domid), this.platform.evtchn);
+      const guest = new Guest(dom, this.platform.connectGuest(g.domid), this.platform.evtchn,
+        g.queues !== undefined ? { netfront: { queues: g.queues } } : {});
       guest.start().catch((err: Error) => this.log.error(`guest ${g.domid} failed to start: ${err.message}`));
       this.guests.set(g.domid, guest);
     }
     this.bus = new XenBus(this.platform.connectPrivileged(), this.platform, DOM0);
+    this.bus.maxQueues = opts.maxQueues;
     const ctx: XenNetContext = { bus: this.bus, netdevs: this.netdevs, guests: () => this.platform.guestDomids() };
     if (opts.createTap) ctx.createTap = opts.createTap;
     this.devices = new DeviceManager(ctx);

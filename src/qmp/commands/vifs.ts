@@ -63,6 +63,7 @@ function guestRow(g: GuestSummary): Record<string, unknown> {
         carrier: v.carrier && v.state === 'Connected',
         ...(v.broken !== null ? { broken: v.broken } : {}),
         ...(v.error !== null ? { error: v.error } : {}),
+        ...(v.queues > 0 ? { queues: v.queues } : {}),
       };
     }),
   };
