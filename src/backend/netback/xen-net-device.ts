@@ -95,7 +95,7 @@ export class XenNetDevice extends XenDevice {
     this.xs.write(`${this.backendPath}/feature-sg`, '1');
     this.xs.write(`${this.backendPath}/${LINK_STATE_KEY}`, this.linkUp ? '1' : '0');
     if (!this.linkUp) this.peer?.setCarrier?.(false);
-    this.peer?.setReceiver((frame) => this.receive(frame));
+    this.peer?.setReceiver((frame, more) => this.receive(frame, more));
   }
 
   protected connect(): void {
@@ -220,20 +220,23 @@ export class XenNetDevice extends XenDevice {
     if (this.peer && !this.peer.send(frame)) this.stats.txDropped++;
   }
 
-  private receive(frame: Uint8Array): void {
+  /** A frame for the guest; with `more` set, responses are pushed once, after the batch's last frame. */
+  private receive(frame: Uint8Array, more = false): void {
     const c = this.conn;
     if (!c || !this.linkUp || this.disabledReason !== null || this.backendState !== XenbusState.Connected) {
       this.stats.rxDropped++;
       return;
     }
     this.capture?.write(frame);
-    if (c.rx.receive(frame)) this.notify(c);
+    if (c.rx.receive(frame, !more)) this.notify(c);
   }
 
   private onEvent(): void {
     const c = this.conn;
     if (!c || this.disabledReason !== null) return;
     const txNotify = c.tx.process();
+    // The sweep's frames go to the host side in one batch, whatever ended the sweep.
+    if (this.peer?.flush) this.stats.txDropped += this.peer.flush();
     if (this.conn !== c || this.disabledReason !== null) return;
     const rxNotify = c.rx.flush();
     if (txNotify || rxNotify) this.notify(c);
