@@ -42,7 +42,7 @@ static int read_batch(fd_watch *w, int status, napi_value *args)
     uint8_t *buf;
     uint32_t *lens;
     size_t cap, max, count = 0;
-    int err = -status;
+    int err = status < 0 ? -status : EINVAL;  /* unless the read below says otherwise */
     uv_os_fd_t fd;
 
     if (status == 0 && uv_fileno((uv_handle_t *)&w->poll, &fd) == 0 &&
@@ -51,7 +51,9 @@ static int read_batch(fd_watch *w, int status, napi_value *args)
         napi_get_reference_value(w->env, w->lens, &v) == napi_ok &&
         vifd_get_typed(w->env, v, napi_uint32_array, (void **)&lens, &max) == 0) {
         count = vifd_read_frames(fd, buf, cap, lens, max, w->frame_cap, &err);
-        if (err == EAGAIN) err = 0;
+        if (err == EAGAIN) {
+            err = 0;
+        }
     }
     napi_create_uint32(w->env, (uint32_t)count, &args[0]);
     napi_create_int32(w->env, err, &args[1]);

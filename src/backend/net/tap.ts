@@ -1,6 +1,7 @@
 // A Linux tap as a NetClient: TUNSETIFF through the addon, frames read a wake-up's worth at a
-// time (tap-reader.ts) and written a batch at a time (tap-writer.ts). With vnet_hdr the kernel puts a 10-byte virtio_net_hdr before every frame;
-// vifd offers no offloads, so it writes an all-zero header and strips the one it reads.
+// time (tap-reader.ts) and written a batch at a time (tap-writer.ts). With vnet_hdr the kernel
+// puts a 10-byte virtio_net_hdr before every frame; vifd offers no offloads, so it writes an
+// all-zero header and strips the one it reads.
 
 import { Logger } from '../../common/log.js';
 import { native } from './native.js';
