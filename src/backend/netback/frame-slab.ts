@@ -11,13 +11,14 @@ const SLAB_BYTES = 256 * 1024;
 const SLAB_FRAME_MAX = 16 * 1024;
 
 export class FrameSlab {
-  private slab = new ArrayBuffer(SLAB_BYTES);
+  /** Made on first use: an idle vif costs nothing. */
+  private slab: ArrayBuffer | null = null;
   private used = 0;
 
   /** A zero-filled frame of `len` bytes, for the caller alone. */
   alloc(len: number): Uint8Array {
     if (len <= ON_HEAP_MAX || len > SLAB_FRAME_MAX) return new Uint8Array(len);
-    if (this.used + len > SLAB_BYTES) {
+    if (this.slab === null || this.used + len > SLAB_BYTES) {
       this.slab = new ArrayBuffer(SLAB_BYTES);
       this.used = 0;
     }
