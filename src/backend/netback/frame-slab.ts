@@ -2,7 +2,9 @@
 // zeroed off-heap allocation each time once n is above V8's on-heap limit (64 bytes), more
 // than the rest of a packet's handling; frames are instead carved out of a large buffer, a
 // fresh buffer replacing a full one. Each frame is its own view that nothing else is ever
-// carved from: a receiver may keep it, and a kept frame keeps only its own slab alive.
+// carved from: a receiver may keep it, and a kept frame keeps only its own slab alive. Each
+// vif's tx path has a slab of its own, so a frame's underlying buffer never holds another
+// guest's bytes.
 
 /** V8 keeps typed arrays up to this size on the JS heap, where allocating them is cheap. */
 const ON_HEAP_MAX = 64;
