@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "addon.h"
+#include "tap-batch.h"
 
 static const char *errno_name(int err)
 {
@@ -47,6 +48,9 @@ static napi_value init(napi_env env, napi_value exports)
         { "tapOpen", NULL, vifd_tap_open, NULL, NULL, NULL, napi_default, NULL },
         { "tapRead", NULL, vifd_tap_read, NULL, NULL, NULL, napi_default, NULL },
         { "tapWrite", NULL, vifd_tap_write, NULL, NULL, NULL, napi_default, NULL },
+        { "tapWriteBatch", NULL, vifd_tap_write_batch, NULL, NULL, NULL, napi_default, NULL },
+        { "tapReadBatch", NULL, vifd_tap_read_batch, NULL, NULL, NULL, napi_default, NULL },
+        { "tapPollBatch", NULL, vifd_tap_poll_batch, NULL, NULL, NULL, napi_default, NULL },
         { "close", NULL, vifd_fd_close, NULL, NULL, NULL, napi_default, NULL },
         { "linkSetUp", NULL, vifd_link_set_up, NULL, NULL, NULL, napi_default, NULL },
         { "pollStart", NULL, vifd_poll_start, NULL, NULL, NULL, napi_default, NULL },

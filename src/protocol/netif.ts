@@ -48,13 +48,17 @@ export interface RxRequest { id: number; gref: number }
 export interface RxResponse { id: number; offset: number; flags: number; status: number }
 
 export function readTxRequest(v: DataView, at: number): TxRequest {
-  return {
-    gref: v.getUint32(at, true),
-    offset: v.getUint16(at + 4, true),
-    flags: v.getUint16(at + 6, true),
-    id: v.getUint16(at + 8, true),
-    size: v.getUint16(at + 10, true),
-  };
+  return readTxRequestInto(v, at, { gref: 0, offset: 0, flags: 0, id: 0, size: 0 });
+}
+
+/** readTxRequest into an object the caller reuses (a hot loop's scratch copy); returns it. */
+export function readTxRequestInto(v: DataView, at: number, out: TxRequest): TxRequest {
+  out.gref = v.getUint32(at, true);
+  out.offset = v.getUint16(at + 4, true);
+  out.flags = v.getUint16(at + 6, true);
+  out.id = v.getUint16(at + 8, true);
+  out.size = v.getUint16(at + 10, true);
+  return out;
 }
 
 export function writeTxRequest(v: DataView, at: number, r: TxRequest): void {

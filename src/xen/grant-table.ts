@@ -51,7 +51,7 @@ export class GrantTable {
   grantAccess(domid: number, frame: number, readonly: boolean): number {
     const ref = this.freeRefs.pop();
     if (ref === undefined) throw new XenError('ENOSPC', `domain ${this.owner}: grant table full`);
-    this.writeEntry(ref, { domid, frame, flags: GTF_permit_access | (readonly ? GTF_readonly : 0) });
+    this.setEntry(ref, GTF_permit_access | (readonly ? GTF_readonly : 0), domid, frame);
     return ref;
   }
 
@@ -77,10 +77,15 @@ export class GrantTable {
   /** Raw entry write, as a guest may do with any bytes it likes (tests use it to misbehave). */
   writeEntry(ref: number, e: GrantEntry): void {
     this.checkRef(ref);
+    this.setEntry(ref, e.flags, e.domid, e.frame);
+  }
+
+  /** Flags last, as a guest kernel writes them: the entry is complete once it is valid. */
+  private setEntry(ref: number, flags: number, domid: number, frame: number): void {
     const at = ref * ENTRY_SIZE;
-    this.entries.setUint16(at + 2, e.domid, true);
-    this.entries.setUint32(at + 4, e.frame >>> 0, true);
-    this.entries.setUint16(at, e.flags | this.busyFlags(ref), true);
+    this.entries.setUint16(at + 2, domid, true);
+    this.entries.setUint32(at + 4, frame >>> 0, true);
+    this.entries.setUint16(at, flags | this.busyFlags(ref), true);
   }
 
   readEntry(ref: number): GrantEntry {
@@ -150,12 +155,16 @@ export class GrantTable {
    */
   private check(grantee: number, ref: number, writable: boolean): number {
     if (!Number.isInteger(ref) || ref < 0 || ref >= this.nrEntries) return GNTST.bad_gntref;
-    const e = this.readEntry(ref);
-    if ((e.flags & GTF_type_mask) !== GTF_permit_access) return GNTST.bad_gntref;
-    if (e.domid !== grantee) return GNTST.permission_denied;
-    if (writable && e.flags & GTF_readonly) return GNTST.permission_denied;
-    if (!this.memory.isValidFrame(e.frame)) return GNTST.bad_page;
-    return e.frame;
+    // Field by field rather than readEntry(): this runs for every copy and allocates nothing.
+    const at = ref * ENTRY_SIZE;
+    const flags = this.entries.getUint16(at, true);
+    const domid = this.entries.getUint16(at + 2, true);
+    const frame = this.entries.getUint32(at + 4, true);
+    if ((flags & GTF_type_mask) !== GTF_permit_access) return GNTST.bad_gntref;
+    if (domid !== grantee) return GNTST.permission_denied;
+    if (writable && flags & GTF_readonly) return GNTST.permission_denied;
+    if (!this.memory.isValidFrame(frame)) return GNTST.bad_page;
+    return frame;
   }
 
   private busyFlags(ref: number): number {

@@ -9,7 +9,8 @@ const PAGES_PER_CHUNK = 256;
 
 export class GuestMemory {
   private readonly chunks: SharedArrayBuffer[] = [];
-  private readonly views = new Map<number, Uint8Array>();
+  /** One view per page ever allocated, indexed by gfn: page() runs for every grant copy. */
+  private readonly views: Uint8Array[] = [];
   private readonly free: number[] = [];
   private readonly freeSet = new Set<number>();
   private next = 0;
@@ -31,6 +32,9 @@ export class GuestMemory {
     if (Math.floor(gfn / PAGES_PER_CHUNK) >= this.chunks.length) {
       this.chunks.push(new SharedArrayBuffer(PAGES_PER_CHUNK * PAGE_SIZE));
     }
+    // gfns are handed out in order, so the array stays dense (V8's fast elements).
+    this.views.push(new Uint8Array(this.chunks[Math.floor(gfn / PAGES_PER_CHUNK)]!, (gfn % PAGES_PER_CHUNK) * PAGE_SIZE,
+      PAGE_SIZE));
     return gfn;
   }
 
@@ -60,12 +64,6 @@ export class GuestMemory {
   }
 
   private pageView(gfn: number): Uint8Array {
-    let v = this.views.get(gfn);
-    if (!v) {
-      const chunk = this.chunks[Math.floor(gfn / PAGES_PER_CHUNK)]!;
-      v = new Uint8Array(chunk, (gfn % PAGES_PER_CHUNK) * PAGE_SIZE, PAGE_SIZE);
-      this.views.set(gfn, v);
-    }
-    return v;
+    return this.views[gfn]!;
   }
 }

@@ -13,6 +13,24 @@ export interface NativeAddon {
   tapRead(fd: number, buf: Uint8Array): number;
   /** Bytes written, or -errno. */
   tapWrite(fd: number, buf: Uint8Array): number;
+  /**
+   * Writes `count` frames, frame i being buf[offsets[i], offsets[i] + lengths[i]), in order, and
+   * stops at the first that fails, leaving its errno in status[0] (0 when all went). Returns
+   * how many were written.
+   */
+  tapWriteBatch(fd: number, buf: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, count: number,
+    status: Int32Array): number;
+  /**
+   * Reads frames back to back into `buf` (at most lengths.length, and only while `frameCap`
+   * bytes still fit): how many, or -errno when the first read failed (-EAGAIN: none pending).
+   */
+  tapReadBatch(fd: number, buf: Uint8Array, lengths: Uint32Array, frameCap: number): number;
+  /**
+   * A readability watch that reads each wake-up's frames itself, as tapReadBatch, and calls
+   * back once with how many are in `buf` and the errno of a read that failed (0 if none).
+   */
+  tapPollBatch(fd: number, buf: Uint8Array, lengths: Uint32Array, frameCap: number,
+    onFrames: (count: number, errno: number) => void): unknown;
   close(fd: number): void;
   linkSetUp(ifname: string, up: boolean): void;
   pollStart(fd: number, onReadable: (status: number) => void): unknown;

@@ -2,7 +2,12 @@
 // from (QEMU's NetClientState peer). A tap is one; others (socket backends, hubs) plug in the
 // same way.
 
-export type FrameReceiver = (frame: Uint8Array) => void;
+/**
+ * A frame for the guest side. `more`: further frames of the same batch follow at once, so the
+ * receiver may leave its per-batch work (pushing ring responses, notifying) to the last one.
+ * A client that passes `more` always ends a batch with a frame without it.
+ */
+export type FrameReceiver = (frame: Uint8Array, more?: boolean) => void;
 
 export interface NetClient {
   readonly id: string;
@@ -11,6 +16,11 @@ export interface NetClient {
   setReceiver(fn: FrameReceiver | null): void;
   /** A frame from the guest towards the host; false if it was dropped. */
   send(frame: Uint8Array): boolean;
+  /**
+   * Clients that batch writes hold what send() accepted until here (or the end of the current
+   * callback at the latest); returns how many of those frames were dropped after all.
+   */
+  flush?(): number;
   /** One line for `info network`. */
   describe(): string;
   /**

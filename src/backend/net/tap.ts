@@ -1,15 +1,16 @@
-// A Linux tap as a NetClient: TUNSETIFF through the addon, readiness through a uv_poll, and
-// non-blocking reads drained until EAGAIN (bounded per wake-up so one busy tap cannot starve
-// the event loop). With vnet_hdr the kernel puts a 10-byte virtio_net_hdr before every frame;
-// vifd offers no offloads, so it writes an all-zero header and strips the one it reads.
+// A Linux tap as a NetClient: TUNSETIFF through the addon, frames read a wake-up's worth at a
+// time (tap-reader.ts) and written a batch at a time (tap-writer.ts). With vnet_hdr the kernel
+// puts a 10-byte virtio_net_hdr before every frame; vifd offers no offloads, so it writes an
+// all-zero header and strips the one it reads.
 
 import { Logger } from '../../common/log.js';
-import { EAGAIN, native } from './native.js';
+import { native } from './native.js';
 import type { FrameReceiver, NetClient } from './net-client.js';
 import { isScript, launchScript } from './scripts.js';
+import { TapReader } from './tap-reader.js';
+import { TapWriter } from './tap-writer.js';
 
 const MAX_FRAME = 65536;
-const READS_PER_WAKEUP = 64;
 const MAX_READ_ERRORS_IN_A_ROW = 1000;
 /** struct virtio_net_hdr without num_buffers: the size a tap uses unless told otherwise. */
 const VNET_HDR_LEN = 10;
@@ -30,16 +31,15 @@ export class TapNetClient implements NetClient {
   readonly type = 'tap';
   readonly ifname: string;
   private readonly fd: number;
-  private poll: unknown;
+  private reader: TapReader | null = null;
+  private readonly writer: TapWriter;
   private receiver: FrameReceiver | null = null;
-  private readonly buf = new Uint8Array(MAX_FRAME);
   private readonly vnetHdr: boolean;
   private closed = false;
   /** setReceiving(false): the poll is stopped and frames wait in the kernel's queue. */
   private paused = false;
   private readErrors = 0;
   private readonly log: Logger;
-  txDropped = 0;
 
   constructor(readonly id: string, private readonly opts: TapOptions) {
     const n = native();
@@ -48,9 +48,11 @@ export class TapNetClient implements NetClient {
     this.ifname = handle.ifname;
     this.vnetHdr = opts.vnetHdr ?? false;
     this.log = new Logger(`tap ${this.ifname}`);
+    this.writer = new TapWriter(n, this.fd, (errno) => this.log.debug(`write failed: errno ${errno}`),
+      VNET_HDR_LEN + MAX_FRAME);
     try {
       if (opts.up ?? true) n.linkSetUp(this.ifname, true);
-      this.poll = n.pollStart(this.fd, () => this.drain());
+      this.reader = this.startReading();
     } catch (err) {
       n.close(this.fd);
       throw err;
@@ -61,6 +63,12 @@ export class TapNetClient implements NetClient {
     this.receiver = fn;
   }
 
+  /** Frames whose write failed. */
+  get txDropped(): number {
+    return this.writer.dropped;
+  }
+
+  /** Held for the next batch: true unless the tap is closed; a failed write shows in flush(). */
   send(frame: Uint8Array): boolean {
     if (this.closed) return false;
     let out = frame;
@@ -68,13 +76,12 @@ export class TapNetClient implements NetClient {
       out = new Uint8Array(VNET_HDR_LEN + frame.length);
       out.set(frame, VNET_HDR_LEN);
     }
-    const n = native().tapWrite(this.fd, out);
-    if (n < 0) {
-      this.txDropped++;
-      if (n !== -EAGAIN) this.log.debug(`write failed: errno ${-n}`);
-      return false;
-    }
+    this.writer.queue(out);
     return true;
+  }
+
+  flush(): number {
+    return this.writer.flush();
   }
 
   describe(): string {
@@ -95,8 +102,17 @@ export class TapNetClient implements NetClient {
     if (this.closed || on === !this.paused) return;
     this.paused = !on;
     // A stopped poll is closed for good (pollStop), so waking takes a fresh one on the same fd.
-    if (on) this.poll = native().pollStart(this.fd, () => this.drain());
-    else native().pollStop(this.poll);
+    if (on) {
+      this.reader = this.startReading();
+    } else {
+      this.reader?.stop();
+      this.reader = null;
+    }
+  }
+
+  private startReading(): TapReader {
+    return new TapReader(native(), this.fd, MAX_FRAME, (buf, lengths, count) => this.deliver(buf, lengths, count),
+      (errno) => this.readFailed(errno));
   }
 
   /**
@@ -107,14 +123,15 @@ export class TapNetClient implements NetClient {
     this.log.debug(`read failed: errno ${errno}`);
     if (++this.readErrors < MAX_READ_ERRORS_IN_A_ROW) return;
     this.log.error(`${MAX_READ_ERRORS_IN_A_ROW} reads in a row failed (errno ${errno}): no longer reading this tap`);
-    native().pollStop(this.poll);
+    this.reader?.stop();
   }
 
   close(): void {
     if (this.closed) return;
+    this.writer.flush();
     this.closed = true;
     const n = native();
-    n.pollStop(this.poll);
+    this.reader?.stop();
     // As QEMU's tap_cleanup: the down script runs while the interface still exists.
     if (isScript(this.opts.downscript)) {
       const status = launchScript(this.opts.downscript, this.ifname);
@@ -123,19 +140,23 @@ export class TapNetClient implements NetClient {
     n.close(this.fd);
   }
 
-  private drain(): void {
-    const n = native();
-    for (let i = 0; i < READS_PER_WAKEUP && !this.closed && !this.paused; i++) {
-      const len = n.tapRead(this.fd, this.buf);
-      if (len <= 0) {
-        if (len < 0 && len !== -EAGAIN) this.readFailed(-len);
-        return;
+  /**
+   * One wake-up's frames to the receiver, each its own copy (it may keep them), all but the
+   * last marked `more` so the receiver can do its per-batch work once.
+   */
+  private deliver(buf: Uint8Array, lengths: Uint32Array, count: number): void {
+    const from = this.vnetHdr ? VNET_HDR_LEN : 0;
+    let held: Uint8Array | null = null;
+    let at = 0;
+    for (let i = 0; i < count && !this.closed; i++) {
+      const len = lengths[i]!;
+      if (len > from) {
+        if (held) this.receiver?.(held, true);
+        held = buf.slice(at + from, at + len);
       }
-      this.readErrors = 0;
-      const from = this.vnetHdr ? VNET_HDR_LEN : 0;
-      if (len <= from) continue;
-      // The receiver may keep the frame (queued for the guest), so it gets its own copy.
-      this.receiver?.(this.buf.slice(from, len));
+      at += len;
     }
+    if (count > 0) this.readErrors = 0;
+    if (held && !this.closed) this.receiver?.(held, false);
   }
 }

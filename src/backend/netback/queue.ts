@@ -36,6 +36,8 @@ export interface QueueHooks {
   fatal: FatalHandler;
   /** The queue's rx wait fell below RX_WAKE_AT after it had stopped. */
   rxWoken(): void;
+  /** A tx sweep ended: what it delivered may go to the peer now. */
+  txSwept(): void;
   stats: VifCounters;
   log: Logger;
 }
@@ -122,16 +124,25 @@ export class NetbackQueue {
       return;
     }
     const txNotify = this.tx.process();
+    this.hooks.txSwept();
     if (!this.usable) return;
     const rxNotify = this.flushRx();
     if (txNotify || rxNotify) this.notify(this.txPort);
   }
 
-  /** A frame for the guest: placed, or left waiting for buffers (NetbackRx counts what it drops). */
-  receive(frame: Uint8Array): void {
+  /**
+   * A frame for the guest: placed, or left waiting for buffers (NetbackRx counts what it drops).
+   * Responses are pushed only for the `last` frame of a batch; endRxBatch() pushes otherwise.
+   */
+  receive(frame: Uint8Array, last = true): void {
     if (!this.usable) return;
-    if (this.rx.receive(frame)) this.notify(this.rxPort);
+    if (this.rx.receive(frame, last)) this.notify(this.rxPort);
     this.afterRx();
+  }
+
+  /** Pushes what a batch placed (and anything that waited), raising the rx port if needed. */
+  endRxBatch(): void {
+    this.serviceRx();
   }
 
   /** Netback's io_ring kick: service now and raise the frontend's port(s) whatever the indices say. */
@@ -178,7 +189,10 @@ export class NetbackQueue {
 
   // deliver() may halt or close this queue from inside process(); the ring is not ours then.
   private serviceTx(): void {
-    if (this.usable && this.tx.process() && this.usable) this.notify(this.txPort);
+    if (!this.usable) return;
+    const notify = this.tx.process();
+    this.hooks.txSwept();
+    if (notify && this.usable) this.notify(this.txPort);
   }
 
   private serviceRx(): void {

@@ -30,32 +30,38 @@ export class NetbackRx {
     return this.queue.length;
   }
 
-  /** Accepts a frame for the guest; returns whether the frontend must be notified. */
-  receive(frame: Uint8Array): boolean {
+  /**
+   * Accepts a frame for the guest. Responses are pushed (RING_PUSH_RESPONSES_AND_CHECK_NOTIFY)
+   * only for the `last` frame of a batch, so a batch costs the frontend one notification at
+   * most; returns whether the frontend must be notified.
+   */
+  receive(frame: Uint8Array, last = true): boolean {
     if (frame.length > MAX_FRAME) {
       this.stats.rxDropped++;
       this.log.debug(`packet too big (${frame.length} > ${MAX_FRAME})`);
-      return false;
-    }
-    if (this.queue.length > 0) {
+    } else if (this.queue.length > 0) {
       this.enqueue(frame);
-      return this.flush();
-    }
-    if (!this.place(frame)) {
+      this.placeQueued();
+    } else if (!this.place(frame)) {
       this.enqueue(frame);
-      return false;
     }
+    // Pushing with nothing new placed changes nothing and never asks for a notification.
+    return last && this.ring.pushResponses();
+  }
+
+  /** Moves queued frames into newly posted buffers and pushes every response; returns whether to notify. */
+  flush(): boolean {
+    this.placeQueued();
     return this.ring.pushResponses();
   }
 
-  /** Moves queued frames into newly posted buffers; returns whether to notify. */
-  flush(): boolean {
+  private placeQueued(): boolean {
     let placed = false;
     while (this.queue.length > 0 && this.place(this.queue[0]!)) {
       this.queue.shift();
       placed = true;
     }
-    return placed && this.ring.pushResponses();
+    return placed;
   }
 
   private enqueue(frame: Uint8Array): void {

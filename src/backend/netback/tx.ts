@@ -9,13 +9,14 @@
 import type { Logger } from '../../common/log.js';
 import {
   ETH_HLEN, NETIF_RSP_ERROR, NETIF_RSP_NULL, NETIF_RSP_OKAY, NETTXF_csum_blank, NETTXF_extra_info, NETTXF_more_data,
-  XEN_NETIF_EXTRA_TYPE_MCAST_ADD, readTxRequest, writeTxResponse, type TxRequest,
+  XEN_NETIF_EXTRA_TYPE_MCAST_ADD, readTxRequestInto, writeTxResponse, type TxRequest,
 } from '../../protocol/netif.js';
 import { PAGE_SIZE, wrapSub, type BackRing } from '../../protocol/ring.js';
 import { GNTST } from '../../xen/errors.js';
 import type { GrantTable } from '../../xen/grant-table.js';
 import { fillL4Checksum } from '../net/checksum.js';
 import type { VifCounters } from './counters.js';
+import { FrameSlab } from './frame-slab.js';
 import { checkGsoHeaders, parseTxPacket, type TxSlotRef } from './tx-parse.js';
 
 /** A frame for the host side; `gso` is the guest's GSO extra (MSS and type) when it sent one. */
@@ -29,6 +30,9 @@ export class NetbackTx {
   private readonly mcast = new Set<string>();
   /** Set once a fatal error is reported: the ring is never read again. */
   private dead = false;
+  /** The private copy of the slot being looked at, reused from one request to the next. */
+  private readonly req: TxRequest = { gref: 0, offset: 0, flags: 0, id: 0, size: 0 };
+  private readonly frames = new FrameSlab();
 
   constructor(
     private readonly ring: BackRing,
@@ -52,7 +56,7 @@ export class NetbackTx {
         return this.die(`Impossible number of requests. req_prod ${rp}, req_cons ${ring.reqCons}, size ${ring.size}`, notify);
       }
       while (ring.reqCons !== rp) {
-        const first = readTxRequest(sring.view, sring.slotOffset(ring.reqCons));
+        const first = readTxRequestInto(sring.view, sring.slotOffset(ring.reqCons), this.req);
         if ((first.flags & (NETTXF_extra_info | NETTXF_more_data)) === 0) {
           // The common case, one slot and no extras, without the general parser's bookkeeping.
           ring.reqCons = (ring.reqCons + 1) >>> 0;
@@ -62,7 +66,8 @@ export class NetbackTx {
           ring.rspProdPvt = (ring.rspProdPvt + 1) >>> 0;
           continue;
         }
-        const parsed = parseTxPacket(sring, ring.reqCons, rp, first);
+        // The general parser keeps the request it is given: it gets a copy of the scratch one.
+        const parsed = parseTxPacket(sring, ring.reqCons, rp, { ...first });
         if (parsed.kind === 'fatal') return this.die(parsed.reason, notify);
         ring.reqCons = (ring.reqCons + parsed.slots.length) >>> 0;
         let status: number;
@@ -101,7 +106,7 @@ export class NetbackTx {
     if (req.offset + req.size > PAGE_SIZE) {
       return this.guestError(req.id, `txreq.offset: ${req.offset}, size: ${req.size}, end: ${req.offset + req.size}`);
     }
-    const frame = new Uint8Array(req.size);
+    const frame = this.frames.alloc(req.size);
     const status = this.grants.copyFrom(this.backendDomid, req.gref, req.offset, frame, 0, req.size);
     if (status !== GNTST.okay) return this.guestError(req.id, `tx gref dereference failed (${req.gref}): status ${status}`);
     if (req.flags & NETTXF_csum_blank) fillL4Checksum(frame);
@@ -128,7 +133,7 @@ export class NetbackTx {
 
   /** Copies the packet's slots out of the granted pages; a string says which copy failed. */
   private gather(first: TxRequest, frags: TxRequest[], total: number): Uint8Array | string {
-    const frame = new Uint8Array(total);
+    const frame = this.frames.alloc(total);
     let at = 0;
     for (const req of frags.length === 0 ? [first] : [first, ...frags]) {
       const status = this.grants.copyFrom(this.backendDomid, req.gref, req.offset, frame, at, req.size);

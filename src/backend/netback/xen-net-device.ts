@@ -50,6 +50,8 @@ export class XenNetDevice extends XenDevice {
   private maxQueues = 1;
   /** The peer was told to stop delivering because a queue's rx wait is full. */
   private peerPaused = false;
+  /** Queues a multi-queue rx batch has placed frames on, pushed at its last frame. */
+  private readonly rxBatch = new Set<NetbackQueue>();
   /** Set by a fatal guest error: the vif stops servicing its rings (netback's `disabled`). */
   disabledReason: string | null = null;
   /** set_link: while false, frames are dropped both ways (QEMU's link_down). */
@@ -102,7 +104,7 @@ export class XenNetDevice extends XenDevice {
     this.xs.write(`${this.backendPath}/multi-queue-max-queues`, String(this.maxQueues));
     this.xs.write(`${this.backendPath}/${LINK_STATE_KEY}`, this.linkUp ? '1' : '0');
     if (!this.linkUp) this.peer?.setCarrier?.(false);
-    this.peer?.setReceiver((frame) => this.receive(frame));
+    this.peer?.setReceiver((frame, more) => this.receive(frame, more));
   }
 
   protected connect(): void {
@@ -115,6 +117,7 @@ export class XenNetDevice extends XenDevice {
           deliver: (frame) => this.transmit(frame),
           fatal: (msg) => this.disable(msg),
           rxWoken: () => this.maybeResumePeer(),
+          txSwept: () => this.txSwept(),
           stats: this.stats,
           log: this.log,
         }));
@@ -140,6 +143,7 @@ export class XenNetDevice extends XenDevice {
     const queues = this.queues;
     if (queues.length === 0) return;
     this.queues = [];
+    this.rxBatch.clear();
     for (const q of queues) q.close(this.log);
     this.maybeResumePeer();
     this.log.info('disconnected');
@@ -216,7 +220,11 @@ export class XenNetDevice extends XenDevice {
     if (this.peer && !this.peer.send(frame)) this.stats.txDropped++;
   }
 
-  private receive(frame: Uint8Array): void {
+  /**
+   * A frame for the guest, steered to a queue by its flow. With `more` set, responses wait: the
+   * batch's last frame pushes every queue the batch touched, so a batch costs a notify at most.
+   */
+  private receive(frame: Uint8Array, more = false): void {
     const queues = this.queues;
     if (queues.length === 0 || !this.linkUp || this.disabledReason !== null ||
         this.backendState !== XenbusState.Connected) {
@@ -225,12 +233,26 @@ export class XenNetDevice extends XenDevice {
     }
     this.capture?.write(frame);
     const q = queues.length === 1 ? queues[0]! : queues[reciprocalScale(flowHash(frame), queues.length)]!;
-    q.receive(frame);
+    if (queues.length === 1) {
+      q.receive(frame, !more);
+    } else {
+      q.receive(frame, false);
+      this.rxBatch.add(q);
+      if (!more) {
+        for (const touched of this.rxBatch) touched.endRxBatch();
+        this.rxBatch.clear();
+      }
+    }
     if (q.rxStopped && !this.peerPaused && this.peer?.setReceiving) {
       // One tap feeds every queue, so a stopped queue holds them all back (a single-queue qdisc).
       this.peerPaused = true;
       this.peer.setReceiving(false);
     }
+  }
+
+  /** After each tx sweep: the sweep's frames go to the host side in one batch. */
+  private txSwept(): void {
+    if (this.peer?.flush) this.stats.txDropped += this.peer.flush();
   }
 
   /** Takes frames from the peer again once no queue is stopped, the rings are gone, or `force`. */

@@ -1,0 +1,128 @@
+/*
+ * Batched tap I/O: many frames per N-API crossing. A tap takes one frame per write() and gives
+ * one per read(), so the syscalls stay per frame; what batching saves is the JS <-> C crossing,
+ * argument unwrapping and result boxing around each of them, which cost as much as the
+ * syscall itself for small frames.
+ *
+ * Frames travel packed in one Uint8Array; Uint32Arrays carry their offsets and lengths.
+ */
+#include <errno.h>
+#include <stdint.h>
+#include <unistd.h>
+
+#include "addon.h"
+#include "tap-batch.h"
+
+int vifd_get_typed(napi_env env, napi_value v, napi_typedarray_type want, void **data, size_t *len)
+{
+    bool is_typed = false;
+    napi_typedarray_type type;
+    size_t offset;
+    napi_value ab;
+
+    if (napi_is_typedarray(env, v, &is_typed) != napi_ok || !is_typed) return -1;
+    if (napi_get_typedarray_info(env, v, &type, len, data, &ab, &offset) != napi_ok) return -1;
+    return type == want ? 0 : -1;
+}
+
+size_t vifd_read_frames(int fd, uint8_t *buf, size_t cap, uint32_t *lens, size_t max, size_t frame_cap, int *err)
+{
+    size_t count = 0, used = 0;
+    ssize_t n;
+
+    *err = 0;
+    while (count < max && cap - used >= frame_cap) {
+        do {
+            n = read(fd, buf + used, cap - used);
+        } while (n < 0 && errno == EINTR);
+        if (n < 0) {
+            *err = errno;
+            break;
+        }
+        lens[count++] = (uint32_t)n;
+        used += (size_t)n;
+    }
+    return count;
+}
+
+/*
+ * tapWriteBatch(fd, buf: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, count,
+ *               status: Int32Array) -> frames written
+ *
+ * Writes frames in order and stops at the first one that fails, leaving its errno in status[0]
+ * (0 when all went). EAGAIN means the tap's queue is full: the caller decides what to do with
+ * the rest rather than C spinning on it.
+ */
+napi_value vifd_tap_write_batch(napi_env env, napi_callback_info info)
+{
+    size_t argc = 6, buf_len, n_off, n_len, n_status;
+    napi_value argv[6], result;
+    uint8_t *buf;
+    uint32_t *offsets, *lengths, count, i;
+    int32_t *status;
+    int fd, err = 0;
+
+    NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+    if (argc < 6 || napi_get_value_int32(env, argv[0], &fd) != napi_ok ||
+        vifd_get_typed(env, argv[1], napi_uint8_array, (void **)&buf, &buf_len) < 0 ||
+        vifd_get_typed(env, argv[2], napi_uint32_array, (void **)&offsets, &n_off) < 0 ||
+        vifd_get_typed(env, argv[3], napi_uint32_array, (void **)&lengths, &n_len) < 0 ||
+        napi_get_value_uint32(env, argv[4], &count) != napi_ok ||
+        vifd_get_typed(env, argv[5], napi_int32_array, (void **)&status, &n_status) < 0 || n_status < 1) {
+        napi_throw_type_error(env, "EINVAL",
+            "tapWriteBatch(fd, Uint8Array, offsets: Uint32Array, lengths: Uint32Array, count, status: Int32Array)");
+        return NULL;
+    }
+    if (count > n_off || count > n_len) {
+        napi_throw_range_error(env, "ERANGE", "tapWriteBatch: count exceeds the offsets or lengths given");
+        return NULL;
+    }
+    /* Every frame is checked before any is written, so a bad batch writes nothing. */
+    for (i = 0; i < count; i++) {
+        if ((uint64_t)offsets[i] + lengths[i] > buf_len) {
+            napi_throw_range_error(env, "ERANGE", "tapWriteBatch: a frame lies outside the buffer");
+            return NULL;
+        }
+    }
+    for (i = 0; i < count; i++) {
+        ssize_t n;
+        do {
+            n = write(fd, buf + offsets[i], lengths[i]);
+        } while (n < 0 && errno == EINTR);
+        if (n < 0) {
+            err = errno;
+            break;
+        }
+    }
+    status[0] = err;
+    NAPI_CALL(env, napi_create_uint32(env, i, &result));
+    return result;
+}
+
+/*
+ * tapReadBatch(fd, buf: Uint8Array, lengths: Uint32Array, frameCap) -> frames read, or -errno
+ * when the first read failed (-EAGAIN: nothing pending)
+ *
+ * Frames land back to back in buf; at most lengths.length of them, and only while frameCap
+ * bytes (the largest frame the tap can give) still fit, so no frame is ever truncated.
+ */
+napi_value vifd_tap_read_batch(napi_env env, napi_callback_info info)
+{
+    size_t argc = 4, buf_len, n_len, count;
+    napi_value argv[4], result;
+    uint8_t *buf;
+    uint32_t *lengths, frame_cap;
+    int fd, err;
+
+    NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+    if (argc < 4 || napi_get_value_int32(env, argv[0], &fd) != napi_ok ||
+        vifd_get_typed(env, argv[1], napi_uint8_array, (void **)&buf, &buf_len) < 0 ||
+        vifd_get_typed(env, argv[2], napi_uint32_array, (void **)&lengths, &n_len) < 0 ||
+        napi_get_value_uint32(env, argv[3], &frame_cap) != napi_ok || frame_cap == 0) {
+        napi_throw_type_error(env, "EINVAL", "tapReadBatch(fd, Uint8Array, lengths: Uint32Array, frameCap > 0)");
+        return NULL;
+    }
+    count = vifd_read_frames(fd, buf, buf_len, lengths, n_len, frame_cap, &err);
+    NAPI_CALL(env, napi_create_int32(env, count == 0 && err ? -err : (int32_t)count, &result));
+    return result;
+}

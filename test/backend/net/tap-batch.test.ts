@@ -1,0 +1,67 @@
+// Batched tap I/O on real taps in a namespace of their own (the scenarios run in
+// test/fixtures/tap-batch.ts): many frames per native call both ways, a batch that stops at
+// the first failed write, EAGAIN as back-pressure, bounded reads, and the tap client handing
+// a wake-up's frames to its receiver as one batch.
+
+import { expect } from 'chai';
+import { resolve } from 'node:path';
+import { NetNs } from '../../helpers/netns.js';
+
+type Tagged = Array<[number, number]>;
+
+describe('batched tap I/O (native tapWriteBatch, tapReadBatch, tapPollBatch)', function () {
+  this.timeout(60000);
+  let ns: NetNs;
+  let r: Record<string, any>;
+
+  before(() => {
+    ns = NetNs.create();
+    const out = ns.exec(process.execPath, [resolve('dist/test/fixtures/tap-batch.js')], { timeoutMs: 40000 });
+    r = JSON.parse(out.trim().split('\n').pop()!) as Record<string, any>;
+  });
+  after(() => ns?.destroy());
+
+  it('writes a whole batch of frames of different sizes in one call, in order', () => {
+    expect(r['writeAll']).to.deep.equal({ sent: 5, errno: 0, read: [[0, 60], [1, 1514], [2, 64], [3, 800], [4, 100]] });
+  });
+
+  it('stops a batch at the first frame the tap refuses and says why', () => {
+    expect(r['writeStops']).to.deep.equal({ sent: 2, errno: 22, read: [[10, 60], [11, 60]] });
+  });
+
+  it('reads at most as many frames as it has lengths for, and only while the largest frame still fits', () => {
+    const b = r['readBounded'];
+    expect(b.first).to.equal(2);
+    expect(b.roomForOne).to.equal(1);
+    const tags = [...b.firstTags, ...b.oneTags, ...b.rest] as Tagged;
+    expect(tags).to.deep.equal([20, 21, 22, 23, 24, 25].map((t) => [t, 100]));
+    expect(b.empty).to.equal(-11);
+  });
+
+  it('has the writer drop a refused frame and still write the ones after it', () => {
+    expect(r['writerPartial']).to.deep.equal({ pendingBefore: 3, dropped: 1, errors: [22], read: [[30, 60], [32, 60]],
+      pendingAfter: 0 });
+  });
+
+  it('has the writer flush by itself once the callback that queued frames is over', () => {
+    expect(r['writerMicrotask']).to.deep.equal({ sync: [], after: [[40, 60], [41, 60]] });
+  });
+
+  it('treats EAGAIN as back-pressure: what went is reported, the rest of the batch is dropped', () => {
+    const e = r['eagain'];
+    expect(e.errno).to.equal(e.EAGAIN);
+    expect(e.sent).to.be.greaterThan(0).and.lessThan(100);
+    expect(e.inPipe).to.equal(e.sent * 1000);
+    expect(e.writerDropped).to.equal(100 - e.sent);
+    expect(e.writerTotal).to.equal(e.writerDropped);
+  });
+
+  it('hands every frame pending at a wake-up to JS in one callback', () => {
+    expect(r['poll']).to.deep.equal([[50, 51, 52, 53, 54, 55, 56, 57].map((t) => [t, 200])]);
+  });
+
+  it('sends through a tap client in one batch and receives a batch with every frame but the last marked more', () => {
+    expect(r['client']).to.deep.equal({ accepted: [true, true, true, true, true], dropped: 0, txDropped: 0,
+      received: [[60, true], [61, true], [62, true], [63, true], [64, false]] });
+  });
+});
