@@ -9,7 +9,6 @@ import { ConnectFatal } from '../connect-fatal.js';
 const EINVAL = 22;
 const ENOENT = 2;
 
-
 export interface QueueKeys {
   id: number;
   txRef: number;
