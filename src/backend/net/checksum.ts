@@ -45,3 +45,32 @@ export function fillL4Checksum(frame: Uint8Array): boolean {
   frame[csumAt + 1] = csum & 0xff;
   return true;
 }
+
+/**
+ * Finishes a partial checksum (CHECKSUM_PARTIAL, virtio's NEEDS_CSUM) for a receiver that cannot
+ * take one: the field at start + offset holds the pseudo-header sum; the sum from `start` to the
+ * end of the frame, complemented, replaces it. False if the field lies outside the frame.
+ */
+export function finishPartialChecksum(frame: Uint8Array, start: number, offset: number): boolean {
+  const at = start + offset;
+  if (at + 2 > frame.length) return false;
+  const csum = ~fold(sum16(frame, start, frame.length, 0)) & 0xffff;
+  frame[at] = csum >> 8;
+  frame[at + 1] = csum & 0xff;
+  return true;
+}
+
+/**
+ * Writes the pseudo-header sum (not complemented) that a partial checksum starts from into the
+ * L4 checksum field at `field`: what Linux's netback does for a GSO packet a frontend sent
+ * without NETTXF_csum_blank (recalculate_partial_csum).
+ */
+export function writePseudoHeaderSum(frame: Uint8Array, l3: number, l4: number, ipv6: boolean, proto: number,
+  field: number): void {
+  const len = frame.length - l4;
+  let acc = ipv6 ? sum16(frame, l3 + 8, l3 + 40, 0) : sum16(frame, l3 + 12, l3 + 20, 0);
+  acc += proto + (len & 0xffff) + Math.floor(len / 0x10000);
+  const sum = fold(acc);
+  frame[field] = sum >> 8;
+  frame[field + 1] = sum & 0xff;
+}

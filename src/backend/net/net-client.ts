@@ -2,15 +2,35 @@
 // from (QEMU's NetClientState peer). A tap is one; others (socket backends, hubs) plug in the
 // same way.
 
-export type FrameReceiver = (frame: Uint8Array) => void;
+import type { VirtioNetHdr } from '../../protocol/virtio-net-hdr.js';
+
+/** `hdr`: how the frame's checksum stands and how to segment it, from peers that carry one. */
+export type FrameReceiver = (frame: Uint8Array, hdr?: VirtioNetHdr) => void;
+
+/** The offloads a peer with a virtio_net_hdr may be told to hand over (TUNSETOFFLOAD). */
+export interface PeerOffloads {
+  csum: boolean;
+  tso4: boolean;
+  tso6: boolean;
+}
 
 export interface NetClient {
   readonly id: string;
   readonly type: string;
   /** Frames from the host towards the guest are handed to `fn`. */
   setReceiver(fn: FrameReceiver | null): void;
-  /** A frame from the guest towards the host; false if it was dropped. */
-  send(frame: Uint8Array): boolean;
+  /**
+   * A frame from the guest towards the host; false if it was dropped. `hdr` (partial checksum,
+   * GSO) is only given to peers with `vnetHdr`; the others get finished frames.
+   */
+  send(frame: Uint8Array, hdr?: VirtioNetHdr): boolean;
+  /**
+   * The peer carries a virtio_net_hdr with each frame (a tap with vnet_hdr), so the offloads
+   * can be negotiated with the guest (as QEMU's virtio-net, which offers them only then).
+   */
+  readonly vnetHdr?: boolean;
+  /** Which offloaded frames the peer may hand over from now on; only with `vnetHdr`. */
+  setOffloads?(o: PeerOffloads): void;
   /** One line for `info network`. */
   describe(): string;
   /**

@@ -1,18 +1,21 @@
 // A Linux tap as a NetClient: TUNSETIFF through the addon, readiness through a uv_poll, and
 // non-blocking reads drained until EAGAIN (bounded per wake-up so one busy tap cannot starve
-// the event loop). With vnet_hdr the kernel puts a 10-byte virtio_net_hdr before every frame;
-// vifd offers no offloads, so it writes an all-zero header and strips the one it reads.
+// the event loop). With vnet_hdr every frame carries a 10-byte virtio_net_hdr both ways: the
+// guest's partial checksums and GSO frames go out as they are, and the kernel hands over such
+// frames only once told which ones the guest takes (setOffloads, TUNSETOFFLOAD).
 
 import { Logger } from '../../common/log.js';
-import { EAGAIN, native } from './native.js';
-import type { FrameReceiver, NetClient } from './net-client.js';
+import {
+  isPlainVnetHdr, PLAIN_VNET_HDR, readVnetHdr, VNET_HDR_LEN, type VirtioNetHdr, writeVnetHdr,
+} from '../../protocol/virtio-net-hdr.js';
+import { EAGAIN, native, TUN_F_CSUM, TUN_F_TSO4, TUN_F_TSO6 } from './native.js';
+import type { FrameReceiver, NetClient, PeerOffloads } from './net-client.js';
 import { isScript, launchScript } from './scripts.js';
 
-const MAX_FRAME = 65536;
+/** A GSO frame: 64 KiB of IP packet, its Ethernet header (and a VLAN tag) and the vnet header. */
+const MAX_FRAME = 65536 + 32;
 const READS_PER_WAKEUP = 64;
 const MAX_READ_ERRORS_IN_A_ROW = 1000;
-/** struct virtio_net_hdr without num_buffers: the size a tap uses unless told otherwise. */
-const VNET_HDR_LEN = 10;
 
 export interface TapOptions {
   id: string;
@@ -33,7 +36,7 @@ export class TapNetClient implements NetClient {
   private poll: unknown;
   private receiver: FrameReceiver | null = null;
   private readonly buf = new Uint8Array(MAX_FRAME);
-  private readonly vnetHdr: boolean;
+  readonly vnetHdr: boolean;
   private closed = false;
   private readErrors = 0;
   private readonly log: Logger;
@@ -47,6 +50,8 @@ export class TapNetClient implements NetClient {
     this.vnetHdr = opts.vnetHdr ?? false;
     this.log = new Logger(`tap ${this.ifname}`);
     try {
+      // A tap reopened by name keeps the offloads its last user set: start from none.
+      if (this.vnetHdr) n.tapSetOffload(this.fd, 0);
       if (opts.up ?? true) n.linkSetUp(this.ifname, true);
       this.poll = n.pollStart(this.fd, () => this.drain());
     } catch (err) {
@@ -59,11 +64,12 @@ export class TapNetClient implements NetClient {
     this.receiver = fn;
   }
 
-  send(frame: Uint8Array): boolean {
+  send(frame: Uint8Array, hdr?: VirtioNetHdr): boolean {
     if (this.closed) return false;
     let out = frame;
     if (this.vnetHdr) {
       out = new Uint8Array(VNET_HDR_LEN + frame.length);
+      if (hdr) writeVnetHdr(out, 0, hdr);
       out.set(frame, VNET_HDR_LEN);
     }
     const n = native().tapWrite(this.fd, out);
@@ -73,6 +79,17 @@ export class TapNetClient implements NetClient {
       return false;
     }
     return true;
+  }
+
+  setOffloads(o: PeerOffloads): void {
+    if (this.closed || !this.vnetHdr) return;
+    const flags = (o.csum ? TUN_F_CSUM : 0) | (o.tso4 ? TUN_F_TSO4 : 0) | (o.tso6 ? TUN_F_TSO6 : 0);
+    try {
+      native().tapSetOffload(this.fd, flags);
+      this.log.info(`offloads${o.csum ? ' csum' : ''}${o.tso4 ? ' tso4' : ''}${o.tso6 ? ' tso6' : ''}${flags ? '' : ' none'}`);
+    } catch (err) {
+      this.log.warn(`setting offloads 0x${flags.toString(16)} failed: ${(err as Error).message}`);
+    }
   }
 
   describe(): string {
@@ -124,8 +141,9 @@ export class TapNetClient implements NetClient {
       this.readErrors = 0;
       const from = this.vnetHdr ? VNET_HDR_LEN : 0;
       if (len <= from) continue;
+      const hdr = this.vnetHdr ? readVnetHdr(this.buf) : PLAIN_VNET_HDR;
       // The receiver may keep the frame (queued for the guest), so it gets its own copy.
-      this.receiver?.(this.buf.slice(from, len));
+      this.receiver?.(this.buf.slice(from, len), isPlainVnetHdr(hdr) ? undefined : hdr);
     }
   }
 }

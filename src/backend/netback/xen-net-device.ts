@@ -6,6 +6,7 @@ import { formatMac } from '../../common/mac.js';
 import { BackRing, SharedRing } from '../../protocol/ring.js';
 import { XenbusState } from '../../protocol/xenbus.js';
 import { RX_SLOT_SIZE, TX_SLOT_SIZE } from '../../protocol/netif.js';
+import type { VirtioNetHdr } from '../../protocol/virtio-net-hdr.js';
 import type { GrantMapping } from '../../xen/grant-table.js';
 import { VifHotplug } from '../hotplug.js';
 import type { NetClient } from '../net/net-client.js';
@@ -14,6 +15,7 @@ import { XenDevice } from '../xen-device.js';
 import type { XenBus } from '../xen-bus.js';
 import type { DeviceAddress } from '../xen-paths.js';
 import { newCounters, type VifCounters } from './counters.js';
+import { NO_RX_FEATURES, type RxFeatures } from './offload.js';
 import { describeRing, type RingInfo } from './ring-info.js';
 import { NetbackRx } from './rx.js';
 import { NetbackTx } from './tx.js';
@@ -43,7 +45,12 @@ interface Connection {
   rx: NetbackRx;
   txRing: BackRing;
   rxRing: BackRing;
+  /** What the frontend negotiated for frames towards it. */
+  features: RxFeatures;
 }
+
+/** Offloads a backend advertises only when its peer carries a virtio_net_hdr (as QEMU's virtio-net). */
+const OFFLOAD_FEATURES = ['feature-gso-tcpv4', 'feature-gso-tcpv6', 'feature-ipv6-csum-offload'] as const;
 
 export class XenNetDevice extends XenDevice {
   readonly stats: VifCounters = newCounters();
@@ -91,11 +98,13 @@ export class XenNetDevice extends XenDevice {
     this.xs.write(`${this.backendPath}/mac`, formatMac(this.mac));
     this.xs.write(`${this.backendPath}/feature-rx-copy`, '1');
     this.xs.write(`${this.backendPath}/feature-rx-flip`, '0');
-    // The tx path takes multi-slot packets (1 + 18 slots, as netback); rx stays one slot.
+    // Both paths take multi-slot packets (tx: 1 + 18 slots, as netback; rx: with the
+    // frontend's feature-sg). GSO and IPv6 checksum offload need a peer that can carry them.
     this.xs.write(`${this.backendPath}/feature-sg`, '1');
+    if (this.peer?.vnetHdr) for (const key of OFFLOAD_FEATURES) this.xs.write(`${this.backendPath}/${key}`, '1');
     this.xs.write(`${this.backendPath}/${LINK_STATE_KEY}`, this.linkUp ? '1' : '0');
     if (!this.linkUp) this.peer?.setCarrier?.(false);
-    this.peer?.setReceiver((frame) => this.receive(frame));
+    this.peer?.setReceiver((frame, hdr) => this.receive(frame, hdr));
   }
 
   protected connect(): void {
@@ -104,6 +113,7 @@ export class XenNetDevice extends XenDevice {
     const rxRef = this.readUint(`${fe}/rx-ring-ref`, 'rx-ring-ref');
     const remotePort = this.readUint(`${fe}/event-channel`, 'event-channel');
     if (this.xs.readString(`${fe}/request-rx-copy`) !== '1') throw new Error("frontend doesn't support rx-copy");
+    const features = this.frontendFeatures();
 
     const hv = this.bus.hypervisor;
     const grants = hv.grantTable(this.address.frontendId);
@@ -115,16 +125,23 @@ export class XenNetDevice extends XenDevice {
       const port = hv.evtchn.bindInterdomain(backend, this.address.frontendId, remotePort);
       const txRing = BackRing.attach(new SharedRing(maps[0]!.page, TX_SLOT_SIZE));
       const rxRing = BackRing.attach(new SharedRing(maps[1]!.page, RX_SLOT_SIZE));
-      const tx = new NetbackTx(txRing, grants, backend, (frame) => this.transmit(frame), this.stats, this.log,
-        (msg) => this.disable(msg));
-      const rx = new NetbackRx(rxRing, grants, backend, this.stats, this.log);
-      this.conn = { txRef, rxRef, remotePort, port, maps, tx, rx, txRing, rxRing };
+      const tx = new NetbackTx(txRing, grants, backend, (frame, hdr) => this.transmit(frame, hdr), this.stats, this.log,
+        (msg) => this.disable(msg), this.peer?.vnetHdr ?? false);
+      const rx = new NetbackRx(rxRing, grants, backend, this.stats, this.log, features);
+      this.conn = { txRef, rxRef, remotePort, port, maps, tx, rx, txRing, rxRing, features };
       hv.evtchn.setHandler(backend, port, () => this.onEvent());
       this.log.info(`connected: tx-ring-ref ${txRef} rx-ring-ref ${rxRef} port ${remotePort} (local ${port})`);
     } catch (err) {
       for (const m of maps) m.unmap();
       throw err;
     }
+    // The kernel hands the tap only the offloaded frames this frontend takes (netback's
+    // xenvif_fix_features: TSO needs scatter-gather and the checksum offload of its family).
+    this.peer?.setOffloads?.({
+      csum: features.ipCsum || features.ipv6Csum,
+      tso4: features.gsoTcpv4 && features.sg && features.ipCsum,
+      tso6: features.gsoTcpv6 && features.sg && features.ipv6Csum,
+    });
     // A fresh connection is serviced again (netback clears `disabled` on reconnect).
     if (this.disabledReason !== null && this.linkUp) this.peer?.setCarrier?.(true);
     this.disabledReason = null;
@@ -136,6 +153,7 @@ export class XenNetDevice extends XenDevice {
     if (!c) return;
     this.conn = null;
     c.tx.stop();
+    this.peer?.setOffloads?.({ csum: false, tso4: false, tso6: false });
     try {
       this.bus.hypervisor.evtchn.close(this.address.backendDomid, c.port);
     } catch (err) {
@@ -211,23 +229,41 @@ export class XenNetDevice extends XenDevice {
   }
 
   /** A frame the guest sent, towards the host side. */
-  private transmit(frame: Uint8Array): void {
+  private transmit(frame: Uint8Array, hdr?: VirtioNetHdr): void {
     if (!this.linkUp) {
       this.stats.txDropped++;
       return;
     }
     this.capture?.write(frame);
-    if (this.peer && !this.peer.send(frame)) this.stats.txDropped++;
+    if (this.peer && !this.peer.send(frame, hdr)) this.stats.txDropped++;
   }
 
-  private receive(frame: Uint8Array): void {
+  /**
+   * The frontend's offload keys, read at connect as netback's connect_data_rings/read_xenbus_vif_flags:
+   * IPv4 checksum offload unless it says feature-no-csum-offload; the rest only when it says so,
+   * and only with a peer that can carry offloaded frames at all.
+   */
+  private frontendFeatures(): RxFeatures {
+    const flag = (key: string) => this.xs.readString(`${this.frontendPath}/${key}`) === '1';
+    const sg = flag('feature-sg');
+    if (!this.peer?.vnetHdr) return { ...NO_RX_FEATURES, sg };
+    return {
+      sg,
+      gsoTcpv4: flag('feature-gso-tcpv4'),
+      gsoTcpv6: flag('feature-gso-tcpv6'),
+      ipCsum: !flag('feature-no-csum-offload'),
+      ipv6Csum: flag('feature-ipv6-csum-offload'),
+    };
+  }
+
+  private receive(frame: Uint8Array, hdr?: VirtioNetHdr): void {
     const c = this.conn;
     if (!c || !this.linkUp || this.disabledReason !== null || this.backendState !== XenbusState.Connected) {
       this.stats.rxDropped++;
       return;
     }
     this.capture?.write(frame);
-    if (c.rx.receive(frame)) this.notify(c);
+    if (c.rx.receive(frame, hdr)) this.notify(c);
   }
 
   private onEvent(): void {
