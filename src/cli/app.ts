@@ -8,7 +8,7 @@ import { NetdevRegistry } from '../backend/net/netdevs.js';
 import { XenBus } from '../backend/xen-bus.js';
 import { DeviceManager } from '../devices/device-manager.js';
 import type { XenNetContext } from '../devices/xen-net-device.js';
-import { Guest } from '../guest/guest.js';
+import { Guest, type GuestOptions } from '../guest/guest.js';
 import { addNetdev as addNetdevFromArgs, netdevArgsFromKeyval } from '../devices/netdev-config.js';
 import { registerCoreCommands } from '../qmp/commands/core.js';
 import { registerHmpCommand } from '../qmp/commands/hmp.js';
@@ -39,6 +39,8 @@ export interface AppOptions {
   createTap?: XenNetContext['createTap'];
   /** Called once everything is torn down (the CLI exits then). */
   onExit?: (reason: ShutdownReason) => void;
+  /** Options for every simulated guest's netfronts (tests switch GSO off this way). */
+  netfront?: GuestOptions['netfront'];
 }
 
 export class VifdApp {
@@ -62,7 +64,8 @@ export class VifdApp {
   constructor(private readonly config: CliConfig, private readonly opts: AppOptions = {}) {
     for (const g of config.guests) {
       const dom = this.platform.createDomain(g.domid, g.name);
-      const guest = new Guest(dom, this.platform.xenstore.connect(g.domid), this.platform.evtchn);
+      const guest = new Guest(dom, this.platform.xenstore.connect(g.domid), this.platform.evtchn,
+        opts.netfront ? { netfront: opts.netfront } : {});
       guest.start().catch((err: Error) => this.log.error(`guest ${g.domid} failed to start: ${err.message}`));
       this.guests.set(g.domid, guest);
     }

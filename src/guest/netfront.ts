@@ -16,13 +16,15 @@
 // State writes follow xenbus_switch_state: in a transaction that first reads `state`, so a
 // frontend directory the toolstack has just removed is never brought back by a late write.
 
-import { NETTXF_csum_blank, NETTXF_data_validated } from '../protocol/netif.js';
+import {
+  NETTXF_csum_blank, NETTXF_data_validated, XEN_NETIF_GSO_TYPE_TCPV4, XEN_NETIF_GSO_TYPE_TCPV6,
+} from '../protocol/netif.js';
 import { parseXenbusState, XenbusState, type XenbusStateValue, xenbusStateName } from '../protocol/xenbus.js';
 import type { Domain } from '../xen/domain.js';
 import type { EventChannels } from '../xen/event-channel.js';
 import {
   type Leftover, newCounters, type NetfrontCounters, NetfrontQueue, type QueueInfo, type RawTxExtra,
-  type RawTxRequest, type RxInfo, type TxResult,
+  type RawTxRequest, type RxInfo, type TxGso, type TxResult,
 } from './netfront-queue.js';
 import { parseMac } from './packet.js';
 import {
@@ -37,11 +39,16 @@ const ENOMEM = 12;
 const ENODEV = 19;
 
 /**
- * Keys a full Linux netfront also writes (feature-sg, feature-gso-tcpv4/6,
- * feature-ipv6-csum-offload). The backend this vifd talks to is single-slot like QEMU's, so
- * none is advertised yet; the rx path already accepts multi-slot and GSO-extra packets.
+ * What Linux's netfront advertises in talk_to_netback: it takes multi-slot rx packets, GSO
+ * packets with their extra, and partial checksums for IPv6 as well as IPv4. Without `gso`
+ * the GSO keys are left out (a netfront whose TSO is switched off).
  */
-const EXTRA_FRONTEND_FEATURES: Readonly<Record<string, string>> = {};
+function frontendFeatures(gso: boolean): Record<string, string> {
+  const keys: Record<string, string> = { 'feature-sg': '1' };
+  if (gso) Object.assign(keys, { 'feature-gso-tcpv4': '1', 'feature-gso-tcpv6': '1' });
+  keys['feature-ipv6-csum-offload'] = '1';
+  return keys;
+}
 
 /** Backend keys read at connect, kept for operators (and for the day sg/gso are advertised). */
 const BACKEND_FEATURES = ['feature-sg', 'feature-gso-tcpv4', 'feature-gso-tcpv6', 'feature-ipv6-csum-offload',
@@ -57,6 +64,8 @@ export interface NetfrontOptions {
   deferredRetryMs?: number;
   /** Reconnect when the backend shows InitWait again while we are Closed (not after a fatal error). */
   reconnectOnInitWait?: boolean;
+  /** Advertise feature-gso-tcpv4/-tcpv6 (default true): GSO packets both ways when the backend has them too. */
+  gso?: boolean;
 }
 
 export interface SendOptions {
@@ -64,6 +73,8 @@ export interface SendOptions {
   csumBlank?: boolean;
   /** The packet is known good (data_validated). */
   dataValidated?: boolean;
+  /** A GSO packet: segment size and XEN_NETIF_GSO_TYPE_*; only when gsoAvailable() says so. */
+  gso?: TxGso;
 }
 
 export interface NetfrontEvents {
@@ -192,7 +203,21 @@ export class Netfront {
     }
     const flags = opts.csumBlank ? NETTXF_csum_blank | NETTXF_data_validated
       : opts.dataValidated ? NETTXF_data_validated : 0;
-    return this.queue.send(frame, flags);
+    if (opts.gso && !this.gsoAvailable(opts.gso.type)) {
+      throw new RangeError(`GSO type ${opts.gso.type} was not negotiated with the backend`);
+    }
+    return this.queue.send(frame, flags, opts.gso);
+  }
+
+  /**
+   * Whether GSO packets of `type` may be sent: both ends advertised it (Linux's NETIF_F_TSO
+   * after xennet_fix_features), and the backend takes multi-slot packets.
+   */
+  gsoAvailable(type: number = XEN_NETIF_GSO_TYPE_TCPV4): boolean {
+    if (!this.queue || !(this.opts.gso ?? true) || this.backendFeatures['feature-sg'] !== '1') return false;
+    if (type === XEN_NETIF_GSO_TYPE_TCPV4) return this.backendFeatures['feature-gso-tcpv4'] === '1';
+    if (type === XEN_NETIF_GSO_TYPE_TCPV6) return this.backendFeatures['feature-gso-tcpv6'] === '1';
+    return false;
   }
 
   /** Pushes one tx request verbatim and resolves with the backend's response. */
@@ -406,7 +431,7 @@ export class Netfront {
         await w('event-channel', queue.port);
         await w('request-rx-copy', 1);
         await w('feature-rx-notify', 1);
-        for (const [key, value] of Object.entries(EXTRA_FRONTEND_FEATURES)) await w(key, value);
+        for (const [key, value] of Object.entries(frontendFeatures(this.opts.gso ?? true))) await w(key, value);
         await w('state', XenbusState.Connected);
       });
     } catch (err) {
