@@ -74,7 +74,8 @@ describe('netfront against a QEMU-like backend', function () {
     it('publishes rings, port and features together with state 4 in one transaction', async () => {
       const calls: Array<{ op: string; path?: string; tx?: unknown }> = [];
       await up({ wrap: recording(calls) });
-      const keys = ['tx-ring-ref', 'rx-ring-ref', 'event-channel', 'request-rx-copy', 'feature-rx-notify', 'state'];
+      const keys = ['tx-ring-ref', 'rx-ring-ref', 'event-channel', 'request-rx-copy', 'feature-rx-notify', 'feature-sg',
+        'feature-gso-tcpv4', 'feature-gso-tcpv6', 'feature-ipv6-csum-offload', 'state'];
       const writes = calls.filter((c) => c.op === 'write' && keys.some((k) => c.path === `${peer.fe}/${k}`));
       expect(writes.map((c) => c.path!.split('/').pop())).to.deep.equal(keys);
       const tx = writes[0]!.tx;
@@ -82,8 +83,10 @@ describe('netfront against a QEMU-like backend', function () {
       expect(writes.every((c) => c.tx === tx)).to.equal(true);
       expect(peer.fe_read('request-rx-copy')).to.equal('1');
       expect(peer.fe_read('feature-rx-notify')).to.equal('1');
-      expect(peer.fe_read('feature-sg')).to.equal(undefined);
-      expect(peer.fe_read('feature-gso-tcpv4')).to.equal(undefined);
+      // As Linux's netfront: multi-slot rx, GSO both families, IPv6 partial checksums.
+      for (const key of ['feature-sg', 'feature-gso-tcpv4', 'feature-gso-tcpv6', 'feature-ipv6-csum-offload']) {
+        expect(peer.fe_read(key), key).to.equal('1');
+      }
     });
 
     it('grants both ring pages writable to the backend and offers it an unbound port', async () => {
