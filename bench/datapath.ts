@@ -5,8 +5,9 @@
 //   tap_ratio_64, tap_ratio_1514 vifd / C
 //   rss_per_vif_mb               resident memory per connected vif
 //   tcp_gbps                     the namespace's kernel TCP (socat) → the guest's TCP endpoint, no GSO
-//   tcp_gbps_from_guest          the guest's TCP endpoint → socat
-//   tcp_gbps_gso                 null until feature-gso-tcpv4 is negotiated
+//   tcp_gbps_from_guest          the guest's TCP endpoint → socat, no GSO
+//   tcp_gbps_gso                 socat → the guest with GSO (the kernel's TSO frames as multi-slot rx)
+//   tcp_gbps_gso_from_guest      the guest → socat with GSO (64 KiB segments the tap's kernel cuts)
 // It needs root: it re-runs itself inside a network namespace it creates.
 
 import { execFile, execFileSync } from 'node:child_process';
@@ -40,9 +41,9 @@ function frameOf(bytes: number): Uint8Array {
   return f;
 }
 
-async function startApp(dir: string, taps: boolean): Promise<VifdApp> {
-  const app = new VifdApp(parseCommandLine(['-qmp', `unix:${join(dir, `qmp-${taps}.sock`)},server=on,wait=off`]),
-    taps ? {} : { createTap: () => null });
+async function startApp(dir: string, taps: boolean, gso = true): Promise<VifdApp> {
+  const app = new VifdApp(parseCommandLine(['-qmp', `unix:${join(dir, `qmp-${taps}-${gso}.sock`)},server=on,wait=off`]),
+    { ...(taps ? {} : { createTap: () => null }), ...(gso ? {} : { netfront: { gso: false } }) });
   await app.start();
   return app;
 }
@@ -73,12 +74,14 @@ async function blast(vif: { backend: XenNetDevice; send: (f: Uint8Array) => bool
 const TCP_BYTES = Number(process.env['DATAPATH_TCP_BYTES'] ?? 64 * 1024 * 1024);
 
 /** TCP through the tap both ways between socat in the namespace and the guest's endpoint. */
-async function tcp(app: VifdApp, dir: string, devid: number): Promise<{ toGuest: number; fromGuest: number }> {
+async function tcp(app: VifdApp, dir: string, devid: number, gso: boolean): Promise<{ toGuest: number; fromGuest: number }> {
   const ifname = `vif1.${devid}`;
   execFileSync('ip', ['addr', 'add', `10.1.${devid}.1/24`, 'dev', ifname]);
   execFileSync('ip', ['link', 'set', ifname, 'up']);
   const vif = app.guests.get(1)!.vifs.get(devid)!;
+  if (vif.netfront.gsoAvailable() !== gso) throw new Error(`tcp: GSO is ${gso ? 'not ' : ''}negotiated on ${ifname}`);
   const transport = vif.transport!;
+  transport.tcp.gso = gso;
   let received = 0;
   let sinkClosed = false;
   transport.tcp.listen(5001, (c) => {
@@ -126,12 +129,26 @@ async function inner(): Promise<void> {
   const rssPerVif = (process.memoryUsage().rss - rssBefore) / RSS_VIFS / (1024 * 1024);
   ring.shutdown('host-signal');
 
-  const tapApp = await startApp(dir, true);
+  const tapApp = await startApp(dir, true, false);
   const tvif = await plug(tapApp, 'tap0');
   const tap64 = await blast(tvif, 64);
   const tap1514 = await blast(tvif, 1514);
-  const tcpGbps = await tcp(tapApp, dir, tvif.backend.address.devid);
+  const tcpGbps = await tcp(tapApp, dir, tvif.backend.address.devid, false);
   tapApp.shutdown('host-signal');
+  // A fresh app (and tap of the same name, once the first is gone), its guest's netfront
+  // offering GSO as Linux's does.
+  await waitFor(() => {
+    try {
+      execFileSync('ip', ['link', 'show', `vif1.${tvif.backend.address.devid}`], { stdio: 'ignore' });
+      return false;
+    } catch {
+      return true;
+    }
+  }, 'the first tap to go');
+  const gsoApp = await startApp(dir, true, true);
+  const gvif = await plug(gsoApp, 'gso0');
+  const tcpGso = await tcp(gsoApp, dir, gvif.backend.address.devid, true);
+  gsoApp.shutdown('host-signal');
 
   const c64 = cBaseline(64);
   const c1514 = cBaseline(1514);
@@ -150,7 +167,8 @@ async function inner(): Promise<void> {
     rss_per_vif_mb: +rssPerVif.toFixed(2),
     tcp_gbps: tcpGbps.toGuest,
     tcp_gbps_from_guest: tcpGbps.fromGuest,
-    tcp_gbps_gso: null,
+    tcp_gbps_gso: tcpGso.toGuest,
+    tcp_gbps_gso_from_guest: tcpGso.fromGuest,
   }) + '\n');
   process.exit(0);
 }

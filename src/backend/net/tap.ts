@@ -36,6 +36,7 @@ export class TapNetClient implements NetClient {
   private poll: unknown;
   private receiver: FrameReceiver | null = null;
   private readonly buf = new Uint8Array(MAX_FRAME);
+  private readonly wbuf = new Uint8Array(MAX_FRAME);
   readonly vnetHdr: boolean;
   private closed = false;
   private readErrors = 0;
@@ -68,9 +69,11 @@ export class TapNetClient implements NetClient {
     if (this.closed) return false;
     let out = frame;
     if (this.vnetHdr) {
-      out = new Uint8Array(VNET_HDR_LEN + frame.length);
-      if (hdr) writeVnetHdr(out, 0, hdr);
-      out.set(frame, VNET_HDR_LEN);
+      // One write of header and frame, through a buffer kept for it (write() copies it out).
+      if (VNET_HDR_LEN + frame.length > this.wbuf.length) return this.dropTx(`frame of ${frame.length} bytes`);
+      writeVnetHdr(this.wbuf, 0, hdr ?? PLAIN_VNET_HDR);
+      this.wbuf.set(frame, VNET_HDR_LEN);
+      out = this.wbuf.subarray(0, VNET_HDR_LEN + frame.length);
     }
     const n = native().tapWrite(this.fd, out);
     if (n < 0) {
@@ -79,6 +82,12 @@ export class TapNetClient implements NetClient {
       return false;
     }
     return true;
+  }
+
+  private dropTx(why: string): false {
+    this.txDropped++;
+    this.log.debug(`write dropped: ${why}`);
+    return false;
   }
 
   setOffloads(o: PeerOffloads): void {
