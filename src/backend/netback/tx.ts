@@ -4,7 +4,9 @@
 // validates one by one, and every consumed slot is answered. A guest's mistakes are answered on
 // the ring with NETIF_RSP_ERROR; its attacks (an impossible req_prod, too many slots, bad
 // extras, a GSO packet without a valid header) are fatal: the vif is disabled, as netback's
-// xenvif_fatal_tx_err(), and nothing further is read from its rings.
+// xenvif_fatal_tx_err(), and nothing further is read from its rings. Blank checksums and GSO
+// go to a peer with a virtio_net_hdr as they are (offload.ts); for other peers checksums are
+// filled in here.
 
 import type { Logger } from '../../common/log.js';
 import {
@@ -12,9 +14,9 @@ import {
   XEN_NETIF_EXTRA_TYPE_MCAST_ADD, readTxRequest, writeTxResponse, type TxRequest,
 } from '../../protocol/netif.js';
 import { PAGE_SIZE, wrapSub, type BackRing } from '../../protocol/ring.js';
+import type { VirtioNetHdr } from '../../protocol/virtio-net-hdr.js';
 import { GNTST } from '../../xen/errors.js';
 import type { GrantTable } from '../../xen/grant-table.js';
-import type { VirtioNetHdr } from '../../protocol/virtio-net-hdr.js';
 import { fillL4Checksum } from '../net/checksum.js';
 import type { VifCounters } from './counters.js';
 import { gsoHeaders, txVnetHdr, type GsoHeaders } from './offload.js';

@@ -45,8 +45,6 @@ interface Connection {
   rx: NetbackRx;
   txRing: BackRing;
   rxRing: BackRing;
-  /** What the frontend negotiated for frames towards it. */
-  features: RxFeatures;
 }
 
 /** Offloads a backend advertises only when its peer carries a virtio_net_hdr (as QEMU's virtio-net). */
@@ -128,7 +126,7 @@ export class XenNetDevice extends XenDevice {
       const tx = new NetbackTx(txRing, grants, backend, (frame, hdr) => this.transmit(frame, hdr), this.stats, this.log,
         (msg) => this.disable(msg), this.peer?.vnetHdr ?? false);
       const rx = new NetbackRx(rxRing, grants, backend, this.stats, this.log, features);
-      this.conn = { txRef, rxRef, remotePort, port, maps, tx, rx, txRing, rxRing, features };
+      this.conn = { txRef, rxRef, remotePort, port, maps, tx, rx, txRing, rxRing };
       hv.evtchn.setHandler(backend, port, () => this.onEvent());
       this.log.info(`connected: tx-ring-ref ${txRef} rx-ring-ref ${rxRef} port ${remotePort} (local ${port})`);
     } catch (err) {
