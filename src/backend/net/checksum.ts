@@ -1,9 +1,11 @@
-// Fills in the L4 checksum of a frame whose guest left it blank (NETTXF_csum_blank), as QEMU's
-// net_checksum_calculate() does for IPv4 TCP and UDP. Anything else is left untouched.
+// L4 checksums done in software: filling in one a guest left blank (NETTXF_csum_blank) for a
+// peer that cannot take it, as QEMU's net_checksum_calculate() does for IPv4 TCP and UDP
+// (anything else is left untouched), finishing a partial one for a frontend that cannot take
+// it, and the pseudo-header sum a partial checksum starts from.
 
-const ETH_P_IP = 0x0800;
-const IPPROTO_TCP = 6;
-const IPPROTO_UDP = 17;
+export const ETH_P_IP = 0x0800;
+export const IPPROTO_TCP = 6;
+export const IPPROTO_UDP = 17;
 
 function sum16(data: Uint8Array, start: number, end: number, acc: number): number {
   let i = start;

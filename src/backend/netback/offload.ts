@@ -12,13 +12,10 @@ import {
   VIRTIO_NET_HDR_F_DATA_VALID, VIRTIO_NET_HDR_F_NEEDS_CSUM, VIRTIO_NET_HDR_GSO_ECN, VIRTIO_NET_HDR_GSO_NONE,
   VIRTIO_NET_HDR_GSO_TCPV4, VIRTIO_NET_HDR_GSO_TCPV6, type VirtioNetHdr,
 } from '../../protocol/virtio-net-hdr.js';
-import { writePseudoHeaderSum } from '../net/checksum.js';
+import { ETH_P_IP, IPPROTO_TCP, IPPROTO_UDP, writePseudoHeaderSum } from '../net/checksum.js';
 
-const ETH_P_IP = 0x0800;
 const ETH_P_IPV6 = 0x86dd;
 const ETH_P_8021Q = 0x8100;
-const IPPROTO_TCP = 6;
-const IPPROTO_UDP = 17;
 const TCP_CSUM_OFFSET = 16;
 const UDP_CSUM_OFFSET = 6;
 
