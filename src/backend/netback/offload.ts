@@ -48,9 +48,37 @@ export function locateL4(frame: Uint8Array): L4Location | string {
   if (ethertype === ETH_P_IPV6) {
     if (frame.length < l3 + 40) return 'truncated IPv6 header';
     if (frame[l3]! >> 4 !== 6) return 'bad IPv6 header';
-    return { ethertype, l3, l4: l3 + 40, proto: frame[l3 + 6]! };
+    return skipIpv6Extensions(frame, ethertype, l3);
   }
   return `ethertype 0x${ethertype.toString(16)}`;
+}
+
+/** IPv6 extension headers a partial checksum may sit behind (skb_checksum_setup_ipv6's list). */
+const NEXTHDR_HOP = 0;
+const NEXTHDR_ROUTING = 43;
+const NEXTHDR_FRAGMENT = 44;
+const NEXTHDR_AUTH = 51;
+const NEXTHDR_DEST = 60;
+
+function skipIpv6Extensions(frame: Uint8Array, ethertype: number, l3: number): L4Location | string {
+  let proto = frame[l3 + 6]!;
+  let at = l3 + 40;
+  // Bounded by the frame: every extension header is at least 8 bytes.
+  while (proto === NEXTHDR_HOP || proto === NEXTHDR_ROUTING || proto === NEXTHDR_DEST || proto === NEXTHDR_AUTH ||
+    proto === NEXTHDR_FRAGMENT) {
+    if (frame.length < at + 8) return 'truncated IPv6 extension header';
+    let len: number;
+    if (proto === NEXTHDR_FRAGMENT) {
+      if ((((frame[at + 2]! << 8) | frame[at + 3]!) & 0xfff9) !== 0) return 'IPv6 fragment';
+      len = 8;
+    } else {
+      len = proto === NEXTHDR_AUTH ? (frame[at + 1]! + 2) * 4 : (frame[at + 1]! + 1) * 8;
+    }
+    proto = frame[at]!;
+    at += len;
+  }
+  if (frame.length < at) return 'truncated IPv6 extension header';
+  return { ethertype, l3, l4: at, proto };
 }
 
 /** A GSO packet's headers: the L4 location and how many header bytes each segment repeats. */

@@ -54,6 +54,19 @@ describe('offloads between netif and virtio_net_hdr', () => {
     expect(txVnetHdr(frame(false), 0, null)).to.equal(undefined);
   });
 
+  it('finds the TCP header of an IPv6 packet behind hop-by-hop and destination options', () => {
+    const f = new Uint8Array(14 + 40 + 8 + 16 + 20 + 10);
+    f[12] = 0x86; f[13] = 0xdd; f[14] = 0x60;
+    f[14 + 6] = 0; // hop-by-hop, 8 bytes
+    f[54] = 60; f[55] = 0; // then destination options, 16 bytes
+    f[62] = 6; f[63] = 1; // then TCP
+    expect(txVnetHdr(f, NETTXF_csum_blank, null)).to.include({ flags: VIRTIO_NET_HDR_F_NEEDS_CSUM, csumStart: 78, csumOffset: 16 });
+    // A later fragment has no L4 header to checksum.
+    f[14 + 6] = 44;
+    f[56] = 0; f[57] = 8;
+    expect(txVnetHdr(f, NETTXF_csum_blank, null)).to.match(/IPv6 fragment/);
+  });
+
   it('refuses a blank checksum where there is no TCP or UDP header', () => {
     expect(txVnetHdr(frame(false, 1), NETTXF_csum_blank, null)).to.match(/L4 protocol 1/);
     const arp = new Uint8Array(60);
