@@ -8,6 +8,10 @@
 //   tcp_gbps_from_guest          the guest's TCP endpoint → socat, no GSO
 //   tcp_gbps_gso                 socat → the guest with GSO (the kernel's TSO frames as multi-slot rx)
 //   tcp_gbps_gso_from_guest      the guest → socat with GSO (64 KiB segments the tap's kernel cuts)
+//   tcp_gbps_4flows              four socat flows at once → the guest, one queue (the baseline for _mq)
+//   tcp_gbps_mq                  the same four flows with the guest connected on two queues
+//   tcp_gbps_mq_from_guest       four flows the guest sends, two queues
+// Only the _gso figures have the guest's netfront offer GSO; the others stay comparable without.
 // It needs root: it re-runs itself inside a network namespace it creates.
 
 import { execFile, execFileSync } from 'node:child_process';
@@ -41,9 +45,20 @@ function frameOf(bytes: number): Uint8Array {
   return f;
 }
 
-async function startApp(dir: string, taps: boolean, gso = true): Promise<VifdApp> {
-  const app = new VifdApp(parseCommandLine(['-qmp', `unix:${join(dir, `qmp-${taps}-${gso}.sock`)},server=on,wait=off`]),
-    { ...(taps ? {} : { createTap: () => null }), ...(gso ? {} : { netfront: { gso: false } }) });
+/** Apps in turn, so a tap name is free again: stop() resolves once the last one is gone. */
+let previousExit: Promise<void> = Promise.resolve();
+
+async function startApp(dir: string, taps: boolean, queues = 1, gso = false): Promise<VifdApp> {
+  // A teardown only holds unref'd timers; this keeps the process up until it is done.
+  const keepAlive = setInterval(() => undefined, 1000);
+  await previousExit;
+  clearInterval(keepAlive);
+  let exited: () => void = () => {};
+  previousExit = new Promise((r) => { exited = r; });
+  const guest = queues > 1 ? ['-guest', `domid=1,queues=${queues}`] : [];
+  const app = new VifdApp(parseCommandLine(['-qmp', `unix:${join(dir, `qmp-${taps}-${queues}-${gso}.sock`)},server=on,wait=off`, ...guest]),
+    { ...(taps ? {} : { createTap: () => null }), maxQueues: Math.max(queues, 1), onExit: () => exited(),
+      ...(gso ? {} : { netfront: { gso: false } }) });
   await app.start();
   return app;
 }
@@ -73,8 +88,12 @@ async function blast(vif: { backend: XenNetDevice; send: (f: Uint8Array) => bool
 
 const TCP_BYTES = Number(process.env['DATAPATH_TCP_BYTES'] ?? 64 * 1024 * 1024);
 
-/** TCP through the tap both ways between socat in the namespace and the guest's endpoint. */
-async function tcp(app: VifdApp, dir: string, devid: number, gso: boolean): Promise<{ toGuest: number; fromGuest: number }> {
+/**
+ * TCP through the tap both ways between socat in the namespace and the guest's endpoint:
+ * `flows` connections at once each way, TCP_BYTES each, the rate being all their bytes over
+ * the time the last one took.
+ */
+async function tcp(app: VifdApp, dir: string, devid: number, flows = 1, gso = false): Promise<{ toGuest: number; fromGuest: number }> {
   const ifname = `vif1.${devid}`;
   execFileSync('ip', ['addr', 'add', `10.1.${devid}.1/24`, 'dev', ifname]);
   execFileSync('ip', ['link', 'set', ifname, 'up']);
@@ -83,27 +102,41 @@ async function tcp(app: VifdApp, dir: string, devid: number, gso: boolean): Prom
   const transport = vif.transport!;
   transport.tcp.gso = gso;
   let received = 0;
-  let sinkClosed = false;
+  let sinksClosed = 0;
   transport.tcp.listen(5001, (c) => {
     c.onData = (d) => { received += d.length; };
     c.onEnd = () => c.end();
-    c.onClose = () => { sinkClosed = true; };
+    c.onClose = () => { sinksClosed++; };
   });
   const payload = new Uint8Array(TCP_BYTES).fill(0x61);
   transport.tcp.listen(5002, (c) => { c.write(payload); c.end(); });
   const file = join(dir, 'tcp.bin');
   writeFileSync(file, payload);
   const run = promisify(execFile);
+  const each = <T>(fn: () => Promise<T>): Promise<T[]> => Promise.all(Array.from({ length: flows }, fn));
   let t0 = performance.now();
-  await run('socat', ['-u', `FILE:${file}`, `TCP:10.1.${devid}.2:5001`]);
-  await waitFor(() => sinkClosed, 'the guest to receive everything');
+  await each(() => run('socat', ['-u', `FILE:${file}`, `TCP:10.1.${devid}.2:5001`]));
+  await waitFor(() => sinksClosed === flows, 'the guest to receive everything');
   const toGuest = (received * 8) / ((performance.now() - t0) / 1000) / 1e9;
   t0 = performance.now();
-  await run('socat', ['-u', `TCP:10.1.${devid}.2:5002`, 'OPEN:/dev/null']);
-  const fromGuest = (TCP_BYTES * 8) / ((performance.now() - t0) / 1000) / 1e9;
+  await each(() => run('socat', ['-u', `TCP:10.1.${devid}.2:5002`, 'OPEN:/dev/null']));
+  const fromGuest = (flows * TCP_BYTES * 8) / ((performance.now() - t0) / 1000) / 1e9;
   transport.close();
-  if (received !== TCP_BYTES) throw new Error(`tcp: the guest received ${received} of ${TCP_BYTES} bytes`);
+  if (received !== flows * TCP_BYTES) throw new Error(`tcp: the guest received ${received} of ${flows * TCP_BYTES} bytes`);
   return { toGuest: +toGuest.toFixed(3), fromGuest: +fromGuest.toFixed(3) };
+}
+
+/** A fresh app whose guest asks for `queues` queues (and gets them), `flows` TCP flows each way. */
+async function tcpOnFreshApp(dir: string, queues: number, flows: number, gso = false): Promise<{ toGuest: number; fromGuest: number }> {
+  const app = await startApp(dir, true, queues, gso);
+  try {
+    const vif = await plug(app, `tcp${queues}q`);
+    const connected = vif.backend.ringInfo()?.length ?? 0;
+    if (connected !== queues) throw new Error(`the vif connected ${connected} queues, not ${queues}`);
+    return await tcp(app, dir, vif.backend.address.devid, flows, gso);
+  } finally {
+    app.shutdown('host-signal');
+  }
 }
 
 function cBaseline(bytes: number): number {
@@ -129,26 +162,16 @@ async function inner(): Promise<void> {
   const rssPerVif = (process.memoryUsage().rss - rssBefore) / RSS_VIFS / (1024 * 1024);
   ring.shutdown('host-signal');
 
-  const tapApp = await startApp(dir, true, false);
+  const tapApp = await startApp(dir, true);
   const tvif = await plug(tapApp, 'tap0');
   const tap64 = await blast(tvif, 64);
   const tap1514 = await blast(tvif, 1514);
-  const tcpGbps = await tcp(tapApp, dir, tvif.backend.address.devid, false);
+  const tcpGbps = await tcp(tapApp, dir, tvif.backend.address.devid);
   tapApp.shutdown('host-signal');
-  // A fresh app (and tap of the same name, once the first is gone), its guest's netfront
-  // offering GSO as Linux's does.
-  await waitFor(() => {
-    try {
-      execFileSync('ip', ['link', 'show', `vif1.${tvif.backend.address.devid}`], { stdio: 'ignore' });
-      return false;
-    } catch {
-      return true;
-    }
-  }, 'the first tap to go');
-  const gsoApp = await startApp(dir, true, true);
-  const gvif = await plug(gsoApp, 'gso0');
-  const tcpGso = await tcp(gsoApp, dir, gvif.backend.address.devid, true);
-  gsoApp.shutdown('host-signal');
+
+  const tcp4 = await tcpOnFreshApp(dir, 1, 4);
+  const tcpMq = await tcpOnFreshApp(dir, 2, 4);
+  const tcpGso = await tcpOnFreshApp(dir, 1, 1, true);
 
   const c64 = cBaseline(64);
   const c1514 = cBaseline(1514);
@@ -169,6 +192,9 @@ async function inner(): Promise<void> {
     tcp_gbps_from_guest: tcpGbps.fromGuest,
     tcp_gbps_gso: tcpGso.toGuest,
     tcp_gbps_gso_from_guest: tcpGso.fromGuest,
+    tcp_gbps_4flows: tcp4.toGuest,
+    tcp_gbps_mq: tcpMq.toGuest,
+    tcp_gbps_mq_from_guest: tcpMq.fromGuest,
   }) + '\n');
   process.exit(0);
 }

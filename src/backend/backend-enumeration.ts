@@ -7,7 +7,7 @@
 // Reads are not transactional, as in QEMU: a toolstack writes an entry in one transaction, and
 // one written key by key is simply seen again on the next watch event.
 
-import { directoryOrEmpty, isXsError, type XsConnection } from '../xen/xenstore/index.js';
+import { directoryOrEmpty, isXsError, type XsHandle } from '../xen/xenstore/index.js';
 
 export interface DiscoveredBackend {
   readonly type: string;
@@ -25,7 +25,7 @@ export const BUS_KEYS: readonly string[] = ['state', 'online', 'frontend', 'fron
 const NUMBER = /^(0|[1-9][0-9]{0,4})$/;
 
 /** The entries under `area` (`.../backend/<type>`) that ask for a device, in directory order. */
-export function findBackendCandidates(xs: XsConnection, area: string, type: string): DiscoveredBackend[] {
+export function findBackendCandidates(xs: XsHandle, area: string, type: string): DiscoveredBackend[] {
   const out: DiscoveredBackend[] = [];
   for (const fe of directoryOrEmpty(xs, area)) {
     if (!NUMBER.test(fe)) continue;
@@ -39,7 +39,7 @@ export function findBackendCandidates(xs: XsConnection, area: string, type: stri
   return out;
 }
 
-function readCandidate(xs: XsConnection, path: string): Record<string, string> | null {
+function readCandidate(xs: XsHandle, path: string): Record<string, string> | null {
   try {
     if (xs.readString(`${path}/state`) !== '1' || xs.readString(`${path}/online`) !== '1') return null;
     const options: Record<string, string> = {};

@@ -7,8 +7,9 @@
 //   XENBUS_PATH        the backend directory relative to the backend domain, backend/qnic/1/0
 //                      (xenstore-read/-write resolve it against /local/domain/0, as under Xen)
 //   XENBUS_TYPE        the backend type (qnic); XENBUS_BASE_PATH=backend; type_if=vif
-//   XENSTORED_PATH     vifd's own xenstore socket, when it serves one, so that the script's
-//                      xenstore-write reaches vifd's store
+//   XENSTORED_PATH     the xenstore socket vifd uses (the one it serves, or the external
+//                      xenstored it is connected to), so that the script's xenstore-write
+//                      reaches the same store
 //
 // Actions: `online` when the device appears and `offline` when it goes (libxl's choice for
 // type=vif); `add`/`remove` for type=vif_ioemu, as libxl passes for emulated NICs. vif-bridge
@@ -16,13 +17,13 @@
 // success()); a script that fails writes hotplug-status=error and hotplug-error (Xen's
 // fatal()) — and if it did not, vifd writes them for it, so the toolstack always finds why.
 //
-// Scripts run asynchronously: they talk to vifd's own xenstore socket, which a synchronous wait
-// would starve.
+// Scripts run asynchronously: they may talk to vifd's own xenstore socket, which a synchronous
+// wait would starve.
 
 import { spawn } from 'node:child_process';
 import { Logger } from '../common/log.js';
 import { domainPathOf } from '../xen/paths.js';
-import { exists, withTransaction, type XsConnection } from '../xen/xenstore/index.js';
+import { exists, withTransaction, type XsHandle } from '../xen/xenstore/index.js';
 import type { DeviceAddress } from './xen-paths.js';
 
 export type HotplugAction = 'online' | 'offline' | 'add' | 'remove';
@@ -88,7 +89,7 @@ export function hotplugEnvironment(address: DeviceAddress, backendPath: string, 
  * A failed script's verdict, where the toolstack looks: hotplug-status=error and hotplug-error,
  * unless the script said so itself, or the backend is gone (nothing is recreated).
  */
-export function recordHotplugFailure(xs: XsConnection, backendPath: string, reason: string): void {
+export function recordHotplugFailure(xs: XsHandle, backendPath: string, reason: string): void {
   withTransaction(xs, (tx) => {
     if (!exists(xs, backendPath, tx)) return;
     if (xs.readString(`${backendPath}/hotplug-status`, tx) === 'error') return;
@@ -99,7 +100,7 @@ export function recordHotplugFailure(xs: XsConnection, backendPath: string, reas
 
 /** What a vif device needs to run its script. */
 export interface HotplugDevice {
-  readonly xs: XsConnection;
+  readonly xs: XsHandle;
   readonly address: DeviceAddress;
   readonly backendPath: string;
   readonly destroyed: boolean;

@@ -8,7 +8,7 @@ import { EventEmitter } from 'node:events';
 import { Logger } from '../common/log.js';
 import type { EventChannels } from '../xen/event-channel.js';
 import type { GrantTable } from '../xen/grant-table.js';
-import type { XsConnection } from '../xen/xenstore/index.js';
+import type { XsHandle } from '../xen/xenstore/index.js';
 import { findBackendCandidates, type DiscoveredBackend } from './backend-enumeration.js';
 import type { XenDevice } from './xen-device.js';
 import { backendAreaPath, deviceName, type DeviceAddress } from './xen-paths.js';
@@ -47,9 +47,14 @@ export class XenBus extends EventEmitter<XenBusEvents> {
   private readonly refused = new Map<string, string>();
   /** Extra environment for hotplug scripts (XENSTORED_PATH when vifd serves a socket). */
   hotplugEnv: Readonly<Record<string, string>> = {};
+  /**
+   * multi-queue-max-queues for vifs realized from now on (netback's max_queues module
+   * parameter); undefined: netback's default, one per CPU up to 8.
+   */
+  maxQueues: number | undefined = undefined;
   private readonly log = new Logger('xen-bus');
 
-  constructor(readonly xs: XsConnection, readonly hypervisor: Hypervisor, readonly backendDomid = 0) {
+  constructor(readonly xs: XsHandle, readonly hypervisor: Hypervisor, readonly backendDomid = 0) {
     super();
     xs.onWatchEvent = (_path, token) => this.dispatchWatch(token);
   }

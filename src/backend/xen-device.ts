@@ -31,6 +31,7 @@ import { Logger } from '../common/log.js';
 import { XenbusState, xenbusStateName, parseXenbusState, type XenbusStateValue } from '../protocol/xenbus.js';
 import { exists, withTransaction } from '../xen/xenstore/index.js';
 import type { XenBus } from './xen-bus.js';
+import { ConnectFatal } from './connect-fatal.js';
 import { backendPath, deviceName, errorPath, frontendPath, type DeviceAddress } from './xen-paths.js';
 
 const S = XenbusState;
@@ -84,7 +85,7 @@ export abstract class XenDevice {
 
   /** Device-specific realize: keys beyond the generic ones (QEMU's XenDeviceClass.realize). */
   protected abstract realizeDevice(): void;
-  /** Called when the frontend is Connected; throws with the reason on failure. */
+  /** Called when the frontend is Connected; throws with the reason (ConnectFatal: xenbus_dev_fatal) on failure. */
   protected abstract connect(): void;
   /** Idempotent: tears down whatever connect() set up. */
   protected abstract disconnect(): void;
@@ -253,9 +254,13 @@ export abstract class XenDevice {
         try {
           this.connect();
         } catch (err) {
-          this.log.error(`connect failed: ${(err as Error).message}`);
           this.disconnect();
-          this.setBackendState(S.Closing);
+          if (err instanceof ConnectFatal) {
+            this.fatal(err.errno, err.message);
+          } else {
+            this.log.error(`connect failed: ${(err as Error).message}`);
+            this.setBackendState(S.Closing);
+          }
           break;
         }
         if (this.hotplugPending()) this.awaitHotplug();

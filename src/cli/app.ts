@@ -28,6 +28,7 @@ import { QmpServer, type VersionInfo } from '../qmp/server.js';
 import { UnixQmpListener } from '../qmp/transports/unix.js';
 import { schemas } from '../schema/registry.js';
 import { DOM0, XenPlatform } from '../xen/platform.js';
+import { ExternalXenstore } from '../xen/xenstore-access.js';
 import { XenstoreSocketServer } from '../xen/xenstore/wire/server.js';
 import type { CliConfig, NetdevSpec } from './options.js';
 import { VERSION } from './version.js';
@@ -39,12 +40,14 @@ export interface AppOptions {
   createTap?: XenNetContext['createTap'];
   /** Called once everything is torn down (the CLI exits then). */
   onExit?: (reason: ShutdownReason) => void;
+  /** multi-queue-max-queues the vifs offer (netback's max_queues); default one per CPU up to 8. */
+  maxQueues?: number;
   /** Options for every simulated guest's netfronts (tests switch GSO off this way). */
   netfront?: GuestOptions['netfront'];
 }
 
 export class VifdApp {
-  readonly platform = new XenPlatform();
+  readonly platform: XenPlatform;
   readonly guests = new Map<number, Guest>();
   readonly bus: XenBus;
   readonly netdevs = new NetdevRegistry();
@@ -62,14 +65,18 @@ export class VifdApp {
   private readonly log = new Logger('vifd');
 
   constructor(private readonly config: CliConfig, private readonly opts: AppOptions = {}) {
+    const external = config.xenstore?.connect;
+    this.platform = new XenPlatform(external !== undefined ? new ExternalXenstore(resolve(external)) : undefined);
     for (const g of config.guests) {
       const dom = this.platform.createDomain(g.domid, g.name);
-      const guest = new Guest(dom, this.platform.xenstore.connect(g.domid), this.platform.evtchn,
-        opts.netfront ? { netfront: opts.netfront } : {});
+      const netfront = { ...opts.netfront, ...(g.queues !== undefined ? { queues: g.queues } : {}) };
+      const guest = new Guest(dom, this.platform.connectGuest(g.domid), this.platform.evtchn,
+        Object.keys(netfront).length > 0 ? { netfront } : {});
       guest.start().catch((err: Error) => this.log.error(`guest ${g.domid} failed to start: ${err.message}`));
       this.guests.set(g.domid, guest);
     }
-    this.bus = new XenBus(this.platform.xenstore.connect(DOM0, { privileged: true }), this.platform, DOM0);
+    this.bus = new XenBus(this.platform.connectPrivileged(), this.platform, DOM0);
+    this.bus.maxQueues = opts.maxQueues;
     const ctx: XenNetContext = { bus: this.bus, netdevs: this.netdevs, guests: () => this.platform.guestDomids() };
     if (opts.createTap) ctx.createTap = opts.createTap;
     this.devices = new DeviceManager(ctx);
@@ -85,7 +92,7 @@ export class VifdApp {
     registerDeviceListProperties(this.dispatcher);
     registerVifCommands(this.dispatcher, this.devices, () => this.guests.values());
     registerVifDatapathCommands(this.dispatcher, this.events, this.devices);
-    const watches = new XenstoreWatches(this.platform.xenstore.connect(DOM0, { privileged: true }), this.events);
+    const watches = new XenstoreWatches(this.platform.connectPrivileged(), this.events);
     registerXenstoreWatchCommands(this.dispatcher, watches, this.qmp);
   }
 
@@ -97,11 +104,13 @@ export class VifdApp {
     for (const q of this.config.qmp) {
       this.listeners.push(await UnixQmpListener.listen(this.qmp, { path: q.path, pretty: q.pretty }));
     }
-    if (this.config.xenstore) {
-      this.xenstoreServer = await XenstoreSocketServer.listen(this.platform.xenstore, { path: this.config.xenstore.socket });
-      // Hotplug scripts run xenstore-write against this socket, as they would against xenstored.
-      this.bus.hotplugEnv = { XENSTORED_PATH: resolve(this.config.xenstore.socket) };
+    const xs = this.config.xenstore;
+    if (xs?.socket !== undefined) {
+      this.xenstoreServer = await XenstoreSocketServer.listen(this.platform.xenstore, { path: xs.socket });
     }
+    // Hotplug scripts run xenstore-write against the store vifd uses, as they would against xenstored.
+    const socket = xs?.socket ?? xs?.connect;
+    if (socket !== undefined) this.bus.hotplugEnv = { XENSTORED_PATH: resolve(socket) };
     if (this.config.dashboard) await this.startDashboard(this.config.dashboard);
   }
 
@@ -137,6 +146,7 @@ export class VifdApp {
       new Promise((r) => setTimeout(r, 1000).unref()),
     ]);
     this.netdevs.closeAll();
+    this.platform.close();
     this.qmp.dispose();
     this.opts.onExit?.(reason);
   }

@@ -35,8 +35,9 @@ export async function main(argv: readonly string[]): Promise<void> {
   }
   if (!process.env['VIFD_LOG']) setLogLevel('info');
 
-  const app = new VifdApp(cfg, { onExit: () => process.exit(0) });
+  let app: VifdApp;
   try {
+    app = new VifdApp(cfg, { onExit: () => process.exit(0) });
     await app.start();
   } catch (err) {
     fail(isVifdError(err) || err instanceof Error ? err.message : String(err));
@@ -45,7 +46,8 @@ export async function main(argv: readonly string[]): Promise<void> {
 
   const lines = [`vifd ${VERSION} is running (pid ${process.pid})`];
   for (const q of cfg.qmp) lines.push(`  QMP${q.pretty ? ' (pretty)' : ''}: unix:${resolve(q.path)}`);
-  if (cfg.xenstore) lines.push(`  xenstore: unix:${resolve(cfg.xenstore.socket)}`);
+  if (cfg.xenstore?.socket !== undefined) lines.push(`  xenstore: unix:${resolve(cfg.xenstore.socket)}`);
+  if (cfg.xenstore?.connect !== undefined) lines.push(`  xenstore: using xenstored at unix:${resolve(cfg.xenstore.connect)}`);
   if (app.dashboard) lines.push(`  dashboard: ${app.dashboard.url}`);
   for (const [domid, guest] of app.guests) lines.push(`  guest: domid ${domid} (${guest.name})`);
   lines.push(`  try: socat - UNIX-CONNECT:${resolve(cfg.qmp[0]!.path)}`,

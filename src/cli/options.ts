@@ -12,6 +12,8 @@ export interface QmpEndpoint {
 export interface GuestSpec {
   domid: number;
   name: string;
+  /** Queues each of its netfronts asks for (netfront's max_queues); absent: 1. */
+  queues?: number;
 }
 
 export interface NetdevSpec {
@@ -166,9 +168,11 @@ function parseMon(value: string): { chardev: string; pretty: boolean } {
   return { chardev, pretty };
 }
 
+const MAX_GUEST_QUEUES = 64;
+
 function parseGuest(value: string, existing: GuestSpec[]): GuestSpec {
   const p = parseOpts('guest', value, false);
-  takeKnown('guest', p, ['domid', 'name']);
+  takeKnown('guest', p, ['domid', 'name', 'queues']);
   const text = p.params.get('domid');
   if (text === undefined) throw new OptionError('guest', "Parameter 'domid' is missing");
   const domid = Number(text);
@@ -176,7 +180,16 @@ function parseGuest(value: string, existing: GuestSpec[]): GuestSpec {
     throw new OptionError('guest', `domid must be an integer from 1 to ${0x7ff0 - 1}, not '${text}'`);
   }
   if (existing.some((g) => g.domid === domid)) throw new OptionError('guest', `domid ${domid} given twice`);
-  return { domid, name: p.params.get('name') ?? `guest${domid}` };
+  const spec: GuestSpec = { domid, name: p.params.get('name') ?? `guest${domid}` };
+  const queues = p.params.get('queues');
+  if (queues !== undefined) {
+    // Linux's netfront caps max_queues at the CPUs it has; 64 is plenty for a simulated guest.
+    if (!/^\d+$/.test(queues) || Number(queues) < 1 || Number(queues) > MAX_GUEST_QUEUES) {
+      throw new OptionError('guest', `queues must be an integer from 1 to ${MAX_GUEST_QUEUES}, not '${queues}'`);
+    }
+    spec.queues = Number(queues);
+  }
+  return spec;
 }
 
 function parseNetdev(value: string): NetdevSpec {
@@ -226,7 +239,8 @@ Web dashboard (default with the default monitor: -dashboard 127.0.0.1:8080)
 
 ${XENSTORE_USAGE}
 Emulated Xen platform
-  -guest domid=N[,name=NAME]              a simulated guest domain (repeatable; default domid=1)
+  -guest domid=N[,name=NAME][,queues=N]   a simulated guest domain (repeatable; default domid=1);
+                                          queues= per netfront (default 1, capped by the backend)
 
 Network
   -netdev tap,id=ID[,ifname=NAME][,script=PATH|no][,downscript=PATH|no][,vnet_hdr=on]

@@ -5,6 +5,7 @@
 import { EventEmitter } from 'node:events';
 import { VifdError } from '../common/errors.js';
 import { schemas } from '../schema/registry.js';
+import { ABSTRACT_DEVICE_TYPES } from './qom-types.js';
 import type { Device } from './device.js';
 import { isWellFormedId, validateDeviceProperties } from './properties.js';
 import type { StateSide } from '../backend/xen-bus.js';
@@ -15,8 +16,6 @@ import { createToolstackXenNetDevice, QNIC_TYPE } from './toolstack.js';
 export const PERIPHERAL = '/machine/peripheral';
 export const PERIPHERAL_ANON = '/machine/peripheral-anon';
 const XEN_BUS_ID = 'xen-bus.0';
-/** Types that exist but cannot be instantiated (QEMU's abstract parents). */
-export const ABSTRACT_DEVICE_TYPES: ReadonlySet<string> = new Set(['xen-device', 'device']);
 /** Paths that exist in the tree but are not devices. */
 const CONTAINERS = new Set(['/machine', PERIPHERAL, PERIPHERAL_ANON, '/machine/unattached']);
 

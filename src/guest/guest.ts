@@ -40,6 +40,8 @@ export interface GuestVifSummary {
   backend: string | null;
   broken: string | null;
   error: string | null;
+  /** Queues connected (0 while unconnected). */
+  queues: number;
   counters: NetfrontCounters;
   stack: StackCounters | null;
 }
@@ -128,6 +130,7 @@ export class Guest {
           backend: nf.backend,
           broken: nf.broken,
           error: nf.error,
+          queues: nf.queues.length,
           counters: nf.counters,
           stack: vif.stack ? { ...vif.stack.counters, ignoredBy: { ...vif.stack.counters.ignoredBy } } : null,
         };

@@ -1,6 +1,10 @@
 // The data plane of a netfront (Linux's struct netfront_queue): the tx and rx rings, the grants
 // and pages behind them, the event channel, and netfront's distrust of what the backend writes.
 //
+// Event channels: one per queue, or with split channels (the backend's
+// feature-split-event-channels) one for tx and one for rx, each kicked and serviced on its own,
+// as setup_netfront_split() and xennet_tx_interrupt / xennet_rx_interrupt.
+//
 // TX: a frame is copied into pages owned by its tx ids (one per slot, chained by more_data with
 // the backend's feature-sg; a GSO frame's extra-info slot right after the first), granted
 // read-only, and each grant is ended when its response arrives; a grant the backend still has
@@ -117,6 +121,9 @@ interface TxSlot {
   settle?: { resolve: (r: TxResult) => void; reject: (e: Error) => void };
 }
 
+/** Which rings an upcall services: both on a shared port, one on a split one. */
+type Rings = 'both' | 'tx' | 'rx';
+
 interface RxBuf {
   gfn: number;
   gref: number;
@@ -137,6 +144,8 @@ export interface QueueInfo {
   txRingRef: number;
   rxRingRef: number;
   port: number;
+  /** The rx port with split event channels; `port` (then the tx one) otherwise. */
+  rxPort: number;
   tx: RingInfo;
   rx: RingInfo;
 }
@@ -144,7 +153,9 @@ export interface QueueInfo {
 export class NetfrontQueue {
   readonly txRingRef: number;
   readonly rxRingRef: number;
+  /** The one port, or the tx port with split event channels. */
   readonly port: number;
+  readonly rxPort: number;
   broken: string | null = null;
 
   private readonly tx: FrontRing;
@@ -166,7 +177,7 @@ export class NetfrontQueue {
    * On failure everything taken so far is given back before the error is thrown.
    */
   static create(domain: Domain, backendId: number, evtchn: EventChannels, counters: NetfrontCounters,
-    hooks: QueueHooks): NetfrontQueue {
+    hooks: QueueHooks, split = false): NetfrontQueue {
     const undo: Array<() => void> = [];
     try {
       const ring = (what: string) => {
@@ -181,9 +192,16 @@ export class NetfrontQueue {
       const rx = ring('rx');
       const port = evtchn.allocUnbound(domain.domid, backendId);
       undo.push(() => evtchn.close(domain.domid, port));
-      const q = new NetfrontQueue(domain, backendId, evtchn, counters, hooks, tx, rx, port);
+      const rxPort = split ? evtchn.allocUnbound(domain.domid, backendId) : port;
+      if (split) undo.push(() => evtchn.close(domain.domid, rxPort));
+      const q = new NetfrontQueue(domain, backendId, evtchn, counters, hooks, tx, rx, port, rxPort);
       q.fillRx();
-      evtchn.setHandler(domain.domid, port, () => q.upcall());
+      if (split) {
+        evtchn.setHandler(domain.domid, port, () => q.upcall('tx'));
+        evtchn.setHandler(domain.domid, rxPort, () => q.upcall('rx'));
+      } else {
+        evtchn.setHandler(domain.domid, port, () => q.upcall('both'));
+      }
       return q;
     } catch (err) {
       for (const step of undo.reverse()) {
@@ -196,12 +214,13 @@ export class NetfrontQueue {
   private constructor(private readonly domain: Domain, private readonly backendId: number,
     private readonly evtchn: EventChannels, private readonly counters: NetfrontCounters,
     private readonly hooks: QueueHooks, txRing: { gfn: number; ref: number }, rxRing: { gfn: number; ref: number },
-    port: number) {
+    port: number, rxPort: number) {
     this.txRingGfn = txRing.gfn;
     this.txRingRef = txRing.ref;
     this.rxRingGfn = rxRing.gfn;
     this.rxRingRef = rxRing.ref;
     this.port = port;
+    this.rxPort = rxPort;
     this.tx = new FrontRing(new SharedRing(domain.memory.page(txRing.gfn), TX_SLOT_SIZE));
     this.rx = new FrontRing(new SharedRing(domain.memory.page(rxRing.gfn), RX_SLOT_SIZE));
     for (let id = NET_TX_RING_SIZE - 1; id >= 0; id--) this.txFreeIds.push(id);
@@ -352,7 +371,7 @@ export class NetfrontQueue {
   }
 
   private pushTx(): void {
-    if (this.tx.pushRequests()) this.notify();
+    if (this.tx.pushRequests()) this.notify(this.port);
   }
 
   private txPage(id: number): number {
@@ -366,18 +385,18 @@ export class NetfrontQueue {
 
   // --- the event channel
 
-  private notify(): void {
+  private notify(port: number): void {
     try {
-      this.evtchn.send(this.domain.domid, this.port);
+      this.evtchn.send(this.domain.domid, port);
     } catch (err) {
-      this.hooks.log(`notify on port ${this.port} failed: ${errorText(err)}`);
+      this.hooks.log(`notify on port ${port} failed: ${errorText(err)}`);
     }
   }
 
   /** The upcall: never throws into the platform's dispatch. */
-  private upcall(): void {
+  private upcall(rings: Rings): void {
     try {
-      this.service();
+      this.service(rings);
     } catch (err) {
       this.markBroken(`upcall failed: ${errorText(err)}`);
     }
@@ -386,15 +405,20 @@ export class NetfrontQueue {
   /** For operators: look at both rings now and raise the backend's port, whatever the indices say. */
   kick(): void {
     if (!this.usable) return;
-    this.upcall();
-    this.notify();
+    this.upcall('both');
+    this.notify(this.port);
+    if (this.rxPort !== this.port) this.notify(this.rxPort);
   }
 
   /** Collects tx responses and receives packets until both rings are quiet (final checks armed). */
-  private service(): void {
+  private service(rings: Rings): void {
+    if (rings === 'tx') {
+      if (this.usable) this.txGc();
+      return;
+    }
     for (let round = 0; round < ROUNDS_PER_UPCALL; round++) {
       if (!this.usable) return;
-      this.txGc();
+      if (rings === 'both') this.txGc();
       if (!this.usable) return;
       if (!this.rxPoll()) return;
     }
@@ -403,7 +427,7 @@ export class NetfrontQueue {
       this.yieldScheduled = true;
       setImmediate(() => {
         this.yieldScheduled = false;
-        this.upcall();
+        this.upcall(rings);
       });
     }
   }
@@ -486,7 +510,7 @@ export class NetfrontQueue {
     }
     this.rx.rspCons = rp;
     for (const buf of repost) this.postRx(buf);
-    if (this.rx.pushRequests()) this.notify();
+    if (this.rx.pushRequests()) this.notify(this.rxPort);
     if (frames.length > 0) this.hooks.onFrames(frames);
     return this.usable && this.rx.finalCheckForResponses();
   }
@@ -646,11 +670,13 @@ export class NetfrontQueue {
     if (this.stopped) return [];
     this.stopped = true;
     this.rejectPending('device torn down');
-    try {
-      this.evtchn.setHandler(this.domain.domid, this.port, null);
-      this.evtchn.close(this.domain.domid, this.port);
-    } catch (err) {
-      this.hooks.log(`closing port ${this.port} failed: ${errorText(err)}`);
+    for (const port of this.rxPort === this.port ? [this.port] : [this.port, this.rxPort]) {
+      try {
+        this.evtchn.setHandler(this.domain.domid, port, null);
+        this.evtchn.close(this.domain.domid, port);
+      } catch (err) {
+        this.hooks.log(`closing port ${port} failed: ${errorText(err)}`);
+      }
     }
     const left: Leftover[] = [];
     const release = (ref: number, gfn: number, what: string) => {
@@ -686,7 +712,8 @@ export class NetfrontQueue {
       rspEvent: r.sring.rspEvent,
       inFlight: wrapSub(r.reqProdPvt, r.rspCons),
     });
-    return { txRingRef: this.txRingRef, rxRingRef: this.rxRingRef, port: this.port, tx: ring(this.tx), rx: ring(this.rx) };
+    return { txRingRef: this.txRingRef, rxRingRef: this.rxRingRef, port: this.port, rxPort: this.rxPort,
+      tx: ring(this.tx), rx: ring(this.rx) };
   }
 }
 

@@ -1,6 +1,8 @@
 // The control plane of a simulated guest's netfront: what Linux's xen-netfront does on the
 // xenbus side (netback_changed, xennet_connect/talk_to_netback, xennet_remove). The rings
-// themselves live in netfront-queue.ts.
+// themselves live in netfront-queue.ts, one NetfrontQueue per queue: the guest asks for
+// `queues` and gets min(that, the backend's multi-queue-max-queues); frames are sent on the
+// queue their flow hash picks (xennet_select_queue), so one flow keeps to one queue.
 //
 // The frontend's own state, driven by the backend's (reference §7.3):
 //
@@ -16,6 +18,7 @@
 // State writes follow xenbus_switch_state: in a transaction that first reads `state`, so a
 // frontend directory the toolstack has just removed is never brought back by a late write.
 
+import { flowHash } from '../protocol/flow-hash.js';
 import {
   NETTXF_csum_blank, NETTXF_data_validated, XEN_NETIF_GSO_TYPE_TCPV4, XEN_NETIF_GSO_TYPE_TCPV6,
 } from '../protocol/netif.js';
@@ -64,6 +67,8 @@ export interface NetfrontOptions {
   deferredRetryMs?: number;
   /** Reconnect when the backend shows InitWait again while we are Closed (not after a fatal error). */
   reconnectOnInitWait?: boolean;
+  /** Queues to ask for (Linux's xennet max_queues); the backend's maximum caps it. Default 1. */
+  queues?: number;
   /** Advertise feature-gso-tcpv4/-tcpv6 (default true): GSO packets both ways when the backend has them too. */
   gso?: boolean;
 }
@@ -104,7 +109,10 @@ export interface NetfrontSummary {
   error: string | null;
   counters: NetfrontCounters;
   backendFeatures: Record<string, string>;
+  /** Queue 0's rings (the whole device with one queue). */
   rings: QueueInfo | null;
+  /** Every queue's rings; empty while unconnected. */
+  queues: QueueInfo[];
   /** Grants the backend kept mapped after teardown, waiting to be ended. */
   deferredGrants: number;
 }
@@ -129,7 +137,8 @@ export class Netfront {
   private brokenReason: string | null = null;
   private fatalError: string | null = null;
   private backendFeatures: Record<string, string> = {};
-  private queue: NetfrontQueue | null = null;
+  /** The connected queues; empty while unconnected. */
+  private queues: NetfrontQueue[] = [];
   private deferred: Leftover[] = [];
   private deferredTimer: NodeJS.Timeout | null = null;
   private watch: WatchHandle | null = null;
@@ -197,7 +206,8 @@ export class Netfront {
 
   /** Queues one frame; false when it was not queued (tx ring full, or the device is not usable). */
   send(frame: Uint8Array, opts: SendOptions = {}): boolean {
-    if (!this.queue || this.currentState !== XenbusState.Connected || !this.carrierOn) {
+    const queues = this.queues;
+    if (queues.length === 0 || this.currentState !== XenbusState.Connected || !this.carrierOn) {
       this.counters.txDropped++;
       return false;
     }
@@ -206,7 +216,8 @@ export class Netfront {
     if (opts.gso && !this.gsoAvailable(opts.gso.type)) {
       throw new RangeError(`GSO type ${opts.gso.type} was not negotiated with the backend`);
     }
-    return this.queue.send(frame, flags, opts.gso);
+    const queue = queues.length === 1 ? queues[0]! : queues[flowHash(frame) % queues.length]!;
+    return queue.send(frame, flags, opts.gso);
   }
 
   /**
@@ -214,10 +225,15 @@ export class Netfront {
    * after xennet_fix_features), and the backend takes multi-slot packets.
    */
   gsoAvailable(type: number = XEN_NETIF_GSO_TYPE_TCPV4): boolean {
-    if (!this.queue || !(this.opts.gso ?? true) || this.backendFeatures['feature-sg'] !== '1') return false;
+    if (this.queues.length === 0 || !(this.opts.gso ?? true) || this.backendFeatures['feature-sg'] !== '1') return false;
     if (type === XEN_NETIF_GSO_TYPE_TCPV4) return this.backendFeatures['feature-gso-tcpv4'] === '1';
     if (type === XEN_NETIF_GSO_TYPE_TCPV6) return this.backendFeatures['feature-gso-tcpv6'] === '1';
     return false;
+  }
+
+  /** How many queues are connected (0 while unconnected). */
+  get queueCount(): number {
+    return this.queues.length;
   }
 
   /** Pushes one tx request verbatim and resolves with the backend's response. */
@@ -227,14 +243,16 @@ export class Netfront {
   }
 
   /** Pushes several slots at once (one notify), e.g. a first slot with more_data and its follower. */
-  injectTxBatch(slots: Array<RawTxRequest | RawTxExtra>): Promise<Array<TxResult | null>> {
-    if (!this.queue) return Promise.reject(new Error(`${this.path}: not connected`));
-    return this.queue.injectTx(slots);
+  /** On queue 0 (or `queue`). */
+  injectTxBatch(slots: Array<RawTxRequest | RawTxExtra>, queue = 0): Promise<Array<TxResult | null>> {
+    const q = this.queues[queue];
+    if (!q) return Promise.reject(new Error(`${this.path}: not connected (no queue ${queue})`));
+    return q.injectTx(slots);
   }
 
-  /** Operators' kick: process both rings and notify the backend, as after a lost event. */
+  /** Operators' kick: process every queue's rings and notify the backend, as after a lost event. */
   kick(): void {
-    this.queue?.kick();
+    for (const q of this.queues) q.kick();
   }
 
   /** Frontend re-initialisation (a driver reload): Closed → Initialising, then connect on InitWait. */
@@ -299,7 +317,8 @@ export class Netfront {
       error: this.fatalError,
       counters: { ...this.counters },
       backendFeatures: { ...this.backendFeatures },
-      rings: this.queue?.info() ?? null,
+      rings: this.queues[0]?.info() ?? null,
+      queues: this.queues.map((q) => q.info()),
       deferredGrants: this.deferred.length,
     };
   }
@@ -405,17 +424,29 @@ export class Netfront {
     }
     this.backendFeatures = features;
 
-    let queue: NetfrontQueue;
+    // xennet_connect: as many queues as asked for and the backend allows; split channels if offered.
+    const maxText = features['multi-queue-max-queues'];
+    const backendMax = maxText !== undefined && /^\d+$/.test(maxText) ? Math.max(1, Number(maxText)) : 1;
+    const count = Math.min(this.opts.queues ?? 1, backendMax);
+    const split = features['feature-split-event-channels'] === '1';
+    const queues: NetfrontQueue[] = [];
+    const hooks = {
+      log: this.log,
+      onFrames: (frames: Array<{ frame: Uint8Array; info: RxInfo }>) => this.deliver(frames),
+      onBroken: (reason: string) => {
+        if (this.brokenReason !== null) return;
+        this.brokenReason = reason;
+        // Linux keeps `broken` per device: one bad queue stops them all.
+        for (const q of this.queues) q.markBroken(reason);
+        this.emit('broken', reason);
+      },
+    };
     try {
-      queue = NetfrontQueue.create(this.domain, backendId, this.evtchn, this.counters, {
-        log: this.log,
-        onFrames: (frames) => this.deliver(frames),
-        onBroken: (reason) => {
-          this.brokenReason = reason;
-          this.emit('broken', reason);
-        },
-      });
+      for (let i = 0; i < count; i++) {
+        queues.push(NetfrontQueue.create(this.domain, backendId, this.evtchn, this.counters, hooks, split));
+      }
     } catch (err) {
+      for (const q of queues) this.keepLeftovers(q.teardown());
       return this.fatal(errorCode(err) === 'ENOMEM' ? ENOMEM : EIO, `allocating rings and event channel: ${errorText(err)}`);
     }
 
@@ -426,29 +457,33 @@ export class Netfront {
         // As in switchState: never recreate a directory the toolstack removed meanwhile.
         if ((await readString(this.xs, `${this.path}/state`, tx)) === undefined) throw new Error('device directory is gone');
         const w = (key: string, value: string | number) => this.xs.write(`${this.path}/${key}`, String(value), tx);
-        await w('tx-ring-ref', queue.txRingRef);
-        await w('rx-ring-ref', queue.rxRingRef);
-        await w('event-channel', queue.port);
+        if (maxText !== undefined) await w('multi-queue-num-queues', count);
+        // One queue: flat keys; several: each under queue-<i>/ (write_queue_xenstore_keys).
+        for (const [i, q] of queues.entries()) await writeQueueKeys(count === 1 ? '' : `queue-${i}/`, q, w);
         await w('request-rx-copy', 1);
         await w('feature-rx-notify', 1);
         for (const [key, value] of Object.entries(frontendFeatures(this.opts.gso ?? true))) await w(key, value);
         await w('state', XenbusState.Connected);
       });
     } catch (err) {
-      this.keepLeftovers(queue.teardown());
+      for (const q of queues) this.keepLeftovers(q.teardown());
       if (this.destroyed) return;
       return this.fatal(EIO, `publishing rings: ${errorText(err)}`);
     }
     if (this.destroyed) {
-      this.keepLeftovers(queue.teardown());
+      for (const q of queues) this.keepLeftovers(q.teardown());
       return;
     }
-    this.queue = queue;
+    this.queues = queues;
     // feature-sg from the backend: it takes multi-slot tx packets (Linux's NETIF_F_SG).
-    queue.sg = this.backendFeatures['feature-sg'] === '1';
+    for (const q of queues) q.sg = this.backendFeatures['feature-sg'] === '1';
     this.brokenReason = null;
     if (attempts > 1) this.log(`connect transaction retried ${attempts - 1} time(s) on EAGAIN`);
-    this.log(`rings tx-ring-ref=${queue.txRingRef} rx-ring-ref=${queue.rxRingRef} event-channel=${queue.port}`);
+    for (const [i, q] of queues.entries()) {
+      const ports = q.rxPort !== q.port ? `event-channel-tx=${q.port} event-channel-rx=${q.rxPort}`
+        : `event-channel=${q.port}`;
+      this.log(`queue ${i}/${count}: tx-ring-ref=${q.txRingRef} rx-ring-ref=${q.rxRingRef} ${ports}`);
+    }
     this.setState(XenbusState.Connected);
   }
 
@@ -551,9 +586,9 @@ export class Netfront {
   }
 
   private teardown(): void {
-    const queue = this.queue;
-    this.queue = null;
-    if (queue) this.keepLeftovers(queue.teardown());
+    const queues = this.queues;
+    this.queues = [];
+    for (const q of queues) this.keepLeftovers(q.teardown());
   }
 
   private keepLeftovers(left: Leftover[]): void {
@@ -588,5 +623,18 @@ export class Netfront {
         this.log(`${event} listener failed: ${errorText(err)}`);
       }
     }
+  }
+}
+
+/** One queue's keys, flat (`prefix` empty) or under `queue-<i>/`; split channels as two ports. */
+async function writeQueueKeys(prefix: string, q: NetfrontQueue,
+  w: (key: string, value: string | number) => unknown): Promise<void> {
+  await w(`${prefix}tx-ring-ref`, q.txRingRef);
+  await w(`${prefix}rx-ring-ref`, q.rxRingRef);
+  if (q.rxPort !== q.port) {
+    await w(`${prefix}event-channel-tx`, q.port);
+    await w(`${prefix}event-channel-rx`, q.rxPort);
+  } else {
+    await w(`${prefix}event-channel`, q.port);
   }
 }

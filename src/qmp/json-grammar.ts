@@ -17,11 +17,10 @@ import {
   JsonFloat,
   KEY_ORDER,
   asciiString,
+  decodeModUtf8,
   isValidCodepoint,
   lossyCString,
-  modUtf8Codepoint,
   setMember,
-  utf8End,
   type JsonObject,
   type JsonValue,
 } from './json-value.js';
@@ -131,23 +130,7 @@ function decodeNonAscii(tok: Uint8Array, a: number, b: number): string | TokenFa
       // fall through to QEMU's own rules, which find the fault
     }
   }
-  let s = '';
-  let run = a;
-  let i = a;
-  while (i < b) {
-    if (tok[i] < 0x80) {
-      i++;
-      continue;
-    }
-    if (i > run) s += asciiString(tok, run, i);
-    const cp = modUtf8Codepoint(tok, i, b);
-    if (cp < 0) return new TokenFault('invalid UTF-8 sequence in string');
-    s += String.fromCodePoint(cp);
-    i = utf8End;
-    run = i;
-  }
-  if (i > run) s += asciiString(tok, run, i);
-  return s;
+  return decodeModUtf8(tok, a, b, true) ?? new TokenFault('invalid UTF-8 sequence in string');
 }
 
 /** parse_string(): a complete quoted token (either quote kind) to its value. */

@@ -173,21 +173,29 @@ export function asciiString(bytes: Uint8Array, start: number, end: number): stri
  */
 export function lossyCString(bytes: Uint8Array, start: number, end: number): string {
   const nul = bytes.subarray(start, end).indexOf(0);
-  if (nul >= 0) end = start + nul;
+  return decodeModUtf8(bytes, start, nul >= 0 ? start + nul : end, false)!;
+}
+
+/**
+ * QEMU's modified UTF-8 between `start` and `end`, ASCII runs in one call each. An invalid
+ * sequence becomes U+FFFD, or with `strict` makes the whole result null.
+ */
+export function decodeModUtf8(bytes: Uint8Array, start: number, end: number, strict: boolean): string | null {
   let s = '';
-  let runStart = start;
+  let run = start;
   let i = start;
   while (i < end) {
     if (bytes[i] < 0x80) {
       i++;
       continue;
     }
-    if (i > runStart) s += asciiString(bytes, runStart, i);
+    if (i > run) s += asciiString(bytes, run, i);
     const cp = modUtf8Codepoint(bytes, i, end);
+    if (cp < 0 && strict) return null;
     s += String.fromCodePoint(cp < 0 ? 0xfffd : cp);
     i = utf8End;
-    runStart = i;
+    run = i;
   }
-  if (i > runStart) s += asciiString(bytes, runStart, i);
+  if (i > run) s += asciiString(bytes, run, i);
   return s;
 }

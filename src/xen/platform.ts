@@ -6,21 +6,43 @@ import { Domain } from './domain.js';
 import { XenError } from './errors.js';
 import { EventChannels } from './event-channel.js';
 import type { GrantTable } from './grant-table.js';
-import { XenStore, withTransaction, type XsConnection } from './xenstore/index.js';
+import { EmbeddedXenstore, type GuestXsConnection, type XenstoreAccess } from './xenstore-access.js';
+import { XenStore, withTransaction, type XsHandle } from './xenstore/index.js';
 
 export const DOM0 = 0;
 
 export class XenPlatform {
   readonly evtchn = new EventChannels();
-  readonly xenstore: XenStore;
+  readonly store: XenstoreAccess;
   /** The toolstack's privileged connection (dom0). */
-  readonly xs: XsConnection;
+  readonly xs: XsHandle;
   private readonly domains = new Map<number, Domain>();
 
-  constructor(xenstore = new XenStore()) {
-    this.xenstore = xenstore;
-    this.xs = xenstore.connect(DOM0, { privileged: true });
+  constructor(store: XenstoreAccess | XenStore = new XenStore()) {
+    this.store = store instanceof XenStore ? new EmbeddedXenstore(store) : store;
+    this.xs = this.store.privileged();
     this.addDomain(DOM0, 'Domain-0');
+  }
+
+  /** The embedded store; an error when vifd uses an external xenstored. */
+  get xenstore(): XenStore {
+    const s = this.store.embedded;
+    if (!s) throw new XenError('ENODEV', `no embedded xenstore: using the xenstored at ${this.store.description}`);
+    return s;
+  }
+
+  /** A new privileged (dom0) xenstore connection, for a backend bus or a QMP watcher. */
+  connectPrivileged(): XsHandle {
+    return this.store.privileged();
+  }
+
+  /** A new xenstore connection for a simulated guest's xenbus. */
+  connectGuest(domid: number): GuestXsConnection {
+    return this.store.guest(domid);
+  }
+
+  close(): void {
+    this.store.close();
   }
 
   /**
@@ -41,14 +63,14 @@ export class XenPlatform {
         this.xs.setPerms(`${base}/${area}`, [`n${domid}`], tx);
       }
     });
-    this.xenstore.introduceDomain(domid);
+    this.store.introduceDomain(domid);
     return dom;
   }
 
   destroyDomain(domid: number): void {
     if (domid === DOM0 || !this.domains.has(domid)) throw new XenError('ESRCH', `no guest domain ${domid}`);
     this.evtchn.removeDomain(domid);
-    this.xenstore.releaseDomain(domid);
+    this.store.releaseDomain(domid);
     try {
       this.xs.rm(domainPathOf(domid));
     } catch {

@@ -34,6 +34,10 @@ describe('vifd command line', () => {
     expect(c.devices).to.deep.equal([{ driver: 'xen-net-device', id: 'n0', netdev: 't0', idx: '2' }]);
   });
 
+  it('takes queues= per guest, for each of its netfronts', () => {
+    expect(parseCommandLine(['-guest', 'domid=2,queues=4']).guests).to.deep.equal([{ domid: 2, name: 'guest2', queues: 4 }]);
+  });
+
   const bad: Array<[string[], RegExp]> = [
     [['-frobnicate'], /-frobnicate: invalid option/],
     [['-qmp'], /-qmp: requires an argument/],
@@ -45,6 +49,9 @@ describe('vifd command line', () => {
     [['-guest', 'domid=0'], /domid must be an integer/],
     [['-guest', 'domid=2', '-guest', 'domid=2'], /given twice/],
     [['-guest', 'name=x'], /'domid' is missing/],
+    [['-guest', 'domid=1,queues=0'], /queues must be an integer from 1 to 64, not '0'/],
+    [['-guest', 'domid=1,queues=two'], /queues must be an integer from 1 to 64, not 'two'/],
+    [['-guest', 'domid=1,queues=65'], /queues must be an integer from 1 to 64/],
     [['-device', 'xen-net-device,mac'], /invalid parameter 'mac'/],
   ];
   for (const [argv, re] of bad) {

@@ -24,8 +24,15 @@ describe('vifd command line: -xenstore', () => {
     expect(parseCommandLine(['-xenstore', 'none']).xenstore).to.equal(null);
   });
 
+  it('takes connect=PATH: an external xenstored instead of the embedded store', () => {
+    expect(parseCommandLine([...QMP, '-xenstore', 'connect=/run/xenstored/socket']).xenstore)
+      .to.deep.equal({ connect: '/run/xenstored/socket' });
+    expect(parseCommandLine(['-xenstore', 'connect=/x']).xenstore).to.deep.equal({ connect: '/x' });
+  });
+
   it('documents the option in -help', () => {
     expect(USAGE).to.contain('-xenstore socket=PATH');
+    expect(USAGE).to.contain('-xenstore connect=PATH');
   });
 
   const bad: Array<[string[], RegExp]> = [
@@ -33,6 +40,9 @@ describe('vifd command line: -xenstore', () => {
     [['-xenstore', 'path=/x'], /-xenstore: Invalid parameter 'path'/],
     [['-xenstore', 'socket='], /-xenstore: socket= needs a path/],
     [['-xenstore', 'socket=/a', '-xenstore', 'socket=/b'], /-xenstore: given twice/],
+    [['-xenstore', 'connect='], /-xenstore: connect= needs a path/],
+    [['-xenstore', 'socket=/a,connect=/b'], /-xenstore: socket= and connect= exclude each other/],
+    [['-xenstore', 'server=on'], /-xenstore: Invalid parameter 'server'/],
   ];
   for (const [argv, re] of bad) {
     it(`refuses ${argv.join(' ')} with one clear message`, () => {

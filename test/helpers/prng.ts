@@ -13,3 +13,14 @@ export function mulberry32(seed: number): Rand {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
+
+/** `bytes` reproducible bytes from `seed` (streams both ends of a transfer can regenerate). */
+export function seededBytes(bytes: number, seed: number): Uint8Array {
+  const rand = mulberry32(seed);
+  const out = new Uint8Array(bytes);
+  for (let i = 0; i < bytes; i += 4) {
+    const v = (rand() * 2 ** 32) >>> 0;
+    out[i] = v & 0xff; out[i + 1] = (v >>> 8) & 0xff; out[i + 2] = (v >>> 16) & 0xff; out[i + 3] = v >>> 24;
+  }
+  return out;
+}

@@ -17,16 +17,18 @@ describe('xen-event-list / xen-event-inject', () => {
     return l.length > 0 && l.every((p) => p['type'] === 'interdomain') ? l : null;
   }, 10000, 'the guest to bind its event channel').then((l) => l!);
 
-  it('lists no ports while the guest has no device, and the vif\'s interdomain port once it has connected', async () => {
+  // The backend offers feature-split-event-channels, so the guest's netfront binds a tx and an rx port.
+  it('lists no ports while the guest has no device, and the vif\'s tx and rx interdomain ports once it has connected', async () => {
     expect(await list()).to.deep.equal([]);
     await s.qmp.execute('device_add', { driver: 'xen-net-device', id: 'nic0' });
     const ports = await connected();
-    expect(ports).to.have.length(1);
-    const p = ports[0]!;
-    expect(p).to.include({ vcpu: 0, type: 'interdomain', 'remote-domain': 'qemu', pending: false, masked: false });
-    const [guestPort] = s.t.app.platform.evtchn.list().filter((x) => x.domid === 1);
-    expect(p['port']).to.equal(guestPort!.port);
-    expect(p['target']).to.equal(guestPort!.remotePort);
+    expect(ports).to.have.length(2);
+    const guestPorts = s.t.app.platform.evtchn.list().filter((x) => x.domid === 1);
+    for (const [i, p] of ports.entries()) {
+      expect(p).to.include({ vcpu: 0, type: 'interdomain', 'remote-domain': 'qemu', pending: false, masked: false });
+      expect(p['port']).to.equal(guestPorts[i]!.port);
+      expect(p['target']).to.equal(guestPorts[i]!.remotePort);
+    }
   });
 
   it('injects an event on an open port: the guest\'s upcall runs', async () => {

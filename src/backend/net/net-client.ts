@@ -38,5 +38,10 @@ export interface NetClient {
    * nothing to show leave it out.
    */
   setCarrier?(on: boolean): void;
+  /**
+   * Flow control towards the guest: while off, the client stops handing frames to its receiver
+   * and leaves them where they wait (a tap's kernel queue). Clients that cannot wait leave it out.
+   */
+  setReceiving?(on: boolean): void;
   close(): void;
 }

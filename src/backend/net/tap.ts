@@ -39,6 +39,8 @@ export class TapNetClient implements NetClient {
   private readonly wbuf = new Uint8Array(MAX_FRAME);
   readonly vnetHdr: boolean;
   private closed = false;
+  /** setReceiving(false): the poll is stopped and frames wait in the kernel's queue. */
+  private paused = false;
   private readErrors = 0;
   private readonly log: Logger;
   txDropped = 0;
@@ -115,6 +117,14 @@ export class TapNetClient implements NetClient {
     }
   }
 
+  setReceiving(on: boolean): void {
+    if (this.closed || on === !this.paused) return;
+    this.paused = !on;
+    // A stopped poll is closed for good (pollStop), so waking takes a fresh one on the same fd.
+    if (on) this.poll = native().pollStart(this.fd, () => this.drain());
+    else native().pollStop(this.poll);
+  }
+
   /**
    * The poll is level-triggered: an fd that stays readable only to fail every read would wake
    * the loop for ever. After a run of failures the tap stops reading and says why.
@@ -141,7 +151,7 @@ export class TapNetClient implements NetClient {
 
   private drain(): void {
     const n = native();
-    for (let i = 0; i < READS_PER_WAKEUP && !this.closed; i++) {
+    for (let i = 0; i < READS_PER_WAKEUP && !this.closed && !this.paused; i++) {
       const len = n.tapRead(this.fd, this.buf);
       if (len <= 0) {
         if (len < 0 && len !== -EAGAIN) this.readFailed(-len);

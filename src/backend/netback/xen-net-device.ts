@@ -1,13 +1,15 @@
-// The qnic backend (QEMU's hw/net/xen_nic.c on XenDevice): realize writes the MAC into the
-// frontend and the rx-copy features into the backend; connect maps both rings and binds the
-// event channel once the frontend is Connected; the tx and rx paths do the rest.
+// The qnic backend (QEMU's hw/net/xen_nic.c on XenDevice, with Linux netback's multi-queue):
+// realize writes the MAC into the frontend and the features into the backend; connect reads
+// what the frontend chose (queue-config.ts) and maps each queue's rings and binds its event
+// channel(s) once the frontend is Connected; the queues' tx and rx paths do the rest. Frames
+// from the guest go to the peer whatever queue they came on; frames for the guest are steered
+// to a queue by their flow hash (xenvif_select_queue), so one flow stays on one queue.
 
+import { availableParallelism } from 'node:os';
 import { formatMac } from '../../common/mac.js';
-import { BackRing, SharedRing } from '../../protocol/ring.js';
-import { XenbusState } from '../../protocol/xenbus.js';
-import { RX_SLOT_SIZE, TX_SLOT_SIZE } from '../../protocol/netif.js';
+import { flowHash, reciprocalScale } from '../../protocol/flow-hash.js';
 import type { VirtioNetHdr } from '../../protocol/virtio-net-hdr.js';
-import type { GrantMapping } from '../../xen/grant-table.js';
+import { XenbusState } from '../../protocol/xenbus.js';
 import { VifHotplug } from '../hotplug.js';
 import type { NetClient } from '../net/net-client.js';
 import { PcapWriter } from '../net/pcap-writer.js';
@@ -16,9 +18,8 @@ import type { XenBus } from '../xen-bus.js';
 import type { DeviceAddress } from '../xen-paths.js';
 import { newCounters, type VifCounters } from './counters.js';
 import { NO_RX_FEATURES, type RxFeatures } from './offload.js';
-import { describeRing, type RingInfo } from './ring-info.js';
-import { NetbackRx } from './rx.js';
-import { NetbackTx } from './tx.js';
+import { readFrontendConfig } from './queue-config.js';
+import { NetbackQueue, type QueueInfo } from './queue.js';
 
 export const QNIC_TYPE = 'qnic';
 export const VIF_CLASS = 'vif';
@@ -35,16 +36,9 @@ export interface XenNetDeviceOptions {
 /** vifd's backend key for set_link: 1 up, 0 down; the guest's netfront shows it as its carrier. */
 export const LINK_STATE_KEY = 'link-state';
 
-interface Connection {
-  txRef: number;
-  rxRef: number;
-  remotePort: number;
-  port: number;
-  maps: GrantMapping[];
-  tx: NetbackTx;
-  rx: NetbackRx;
-  txRing: BackRing;
-  rxRing: BackRing;
+/** Netback's xenvif_max_queues default: one per CPU, at most XENVIF_MAX_QUEUES (8). */
+export function defaultMaxQueues(): number {
+  return Math.max(1, Math.min(8, availableParallelism()));
 }
 
 /** Offloads a backend advertises only when its peer carries a virtio_net_hdr (as QEMU's virtio-net). */
@@ -55,7 +49,12 @@ export class XenNetDevice extends XenDevice {
   readonly mac: Uint8Array;
   readonly peer: NetClient | null;
   private readonly ownsPeer: boolean;
-  private conn: Connection | null = null;
+  /** The connected queues (xenvif's queues[]); empty while unconnected. */
+  private queues: NetbackQueue[] = [];
+  /** What realize advertised as multi-queue-max-queues (the bus's setting then). */
+  private maxQueues = 1;
+  /** The peer was told to stop delivering because a queue's rx wait is full. */
+  private peerPaused = false;
   /** Set by a fatal guest error: the vif stops servicing its rings (netback's `disabled`). */
   disabledReason: string | null = null;
   /** set_link: while false, frames are dropped both ways (QEMU's link_down). */
@@ -73,8 +72,12 @@ export class XenNetDevice extends XenDevice {
     return `vif${this.address.frontendId}.${this.address.devid}`;
   }
 
-  get connection(): Readonly<Pick<Connection, 'txRef' | 'rxRef' | 'remotePort' | 'port'>> | null {
-    return this.conn;
+  /** Queue 0's refs and ports (the whole connection with one queue); null while unconnected. */
+  get connection(): { txRef: number; rxRef: number; remotePort: number; port: number; queues: number } | null {
+    const q = this.queues[0];
+    if (!q) return null;
+    const { txRef, rxRef, txPort: remotePort } = q.keys;
+    return { txRef, rxRef, remotePort, port: q.txPort, queues: this.queues.length };
   }
 
   /** The backend's hotplug script (a toolstack's `script` key), once realized. */
@@ -100,38 +103,42 @@ export class XenNetDevice extends XenDevice {
     // frontend's feature-sg). GSO and IPv6 checksum offload need a peer that can carry them.
     this.xs.write(`${this.backendPath}/feature-sg`, '1');
     if (this.peer?.vnetHdr) for (const key of OFFLOAD_FEATURES) this.xs.write(`${this.backendPath}/${key}`, '1');
+    // Netback writes these two outside its feature transaction, best effort.
+    this.maxQueues = Math.max(1, Math.floor(this.bus.maxQueues ?? defaultMaxQueues()));
+    this.xs.write(`${this.backendPath}/feature-split-event-channels`, '1');
+    this.xs.write(`${this.backendPath}/multi-queue-max-queues`, String(this.maxQueues));
     this.xs.write(`${this.backendPath}/${LINK_STATE_KEY}`, this.linkUp ? '1' : '0');
     if (!this.linkUp) this.peer?.setCarrier?.(false);
     this.peer?.setReceiver((frame, hdr) => this.receive(frame, hdr));
   }
 
   protected connect(): void {
-    const fe = this.frontendPath;
-    const txRef = this.readUint(`${fe}/tx-ring-ref`, 'tx-ring-ref');
-    const rxRef = this.readUint(`${fe}/rx-ring-ref`, 'rx-ring-ref');
-    const remotePort = this.readUint(`${fe}/event-channel`, 'event-channel');
-    if (this.xs.readString(`${fe}/request-rx-copy`) !== '1') throw new Error("frontend doesn't support rx-copy");
+    const cfg = readFrontendConfig(this.xs, this.frontendPath, this.maxQueues);
     const features = this.frontendFeatures();
-
     const hv = this.bus.hypervisor;
-    const grants = hv.grantTable(this.address.frontendId);
-    const backend = this.address.backendDomid;
-    const maps: GrantMapping[] = [];
+    const { backendDomid, frontendId } = this.address;
     try {
-      maps.push(mapRing(() => grants.map(backend, txRef, true), 'tx'));
-      maps.push(mapRing(() => grants.map(backend, rxRef, true), 'rx'));
-      const port = hv.evtchn.bindInterdomain(backend, this.address.frontendId, remotePort);
-      const txRing = BackRing.attach(new SharedRing(maps[0]!.page, TX_SLOT_SIZE));
-      const rxRing = BackRing.attach(new SharedRing(maps[1]!.page, RX_SLOT_SIZE));
-      const tx = new NetbackTx(txRing, grants, backend, (frame, hdr) => this.transmit(frame, hdr), this.stats, this.log,
-        (msg) => this.disable(msg), this.peer?.vnetHdr ?? false);
-      const rx = new NetbackRx(rxRing, grants, backend, this.stats, this.log, features);
-      this.conn = { txRef, rxRef, remotePort, port, maps, tx, rx, txRing, rxRing };
-      hv.evtchn.setHandler(backend, port, () => this.onEvent());
-      this.log.info(`connected: tx-ring-ref ${txRef} rx-ring-ref ${rxRef} port ${remotePort} (local ${port})`);
+      for (const keys of cfg.queues) {
+        this.queues.push(NetbackQueue.connect(hv, backendDomid, frontendId, keys, cfg.rxNotify, {
+          deliver: (frame, hdr) => this.transmit(frame, hdr),
+          fatal: (msg) => this.disable(msg),
+          rxWoken: () => this.maybeResumePeer(),
+          peerVnetHdr: this.peer?.vnetHdr ?? false,
+          rxFeatures: features,
+          stats: this.stats,
+          log: this.log,
+        }));
+      }
     } catch (err) {
-      for (const m of maps) m.unmap();
+      this.disconnect();
       throw err;
+    }
+    for (const q of this.queues) {
+      const k = q.keys;
+      const ports = k.split ? `ports tx ${k.txPort} rx ${k.rxPort} (local ${q.txPort}/${q.rxPort})`
+        : `port ${k.txPort} (local ${q.txPort})`;
+      this.log.info(`connected queue ${k.id}/${this.queues.length}: tx-ring-ref ${k.txRef} rx-ring-ref ${k.rxRef} ` +
+        `${ports}${cfg.rxNotify ? '' : ', no rx-notify: polling rx'}`);
     }
     // The kernel hands the tap only the offloaded frames this frontend takes (netback's
     // xenvif_fix_features: TSO needs scatter-gather and the checksum offload of its family).
@@ -143,21 +150,16 @@ export class XenNetDevice extends XenDevice {
     // A fresh connection is serviced again (netback clears `disabled` on reconnect).
     if (this.disabledReason !== null && this.linkUp) this.peer?.setCarrier?.(true);
     this.disabledReason = null;
-    this.onEvent();
+    for (const q of this.queues) q.service();
   }
 
   protected disconnect(): void {
-    const c = this.conn;
-    if (!c) return;
-    this.conn = null;
-    c.tx.stop();
+    const queues = this.queues;
+    if (queues.length === 0) return;
+    this.queues = [];
+    for (const q of queues) q.close(this.log);
     this.peer?.setOffloads?.({ csum: false, tso4: false, tso6: false });
-    try {
-      this.bus.hypervisor.evtchn.close(this.address.backendDomid, c.port);
-    } catch (err) {
-      this.log.warn(`closing event channel ${c.port} failed: ${(err as Error).message}`);
-    }
-    for (const m of c.maps) m.unmap();
+    this.maybeResumePeer();
     this.log.info('disconnected');
   }
 
@@ -189,22 +191,18 @@ export class XenNetDevice extends XenDevice {
     return w.frames;
   }
 
-  /** Ring occupancy for operators (netback's io_ring): indices with deltas; null while unconnected. */
-  ringInfo(): { tx: RingInfo; rx: RingInfo; rxQueued: number } | null {
-    const c = this.conn;
-    if (!c) return null;
-    return { tx: describeRing(c.txRing), rx: describeRing(c.rxRing), rxQueued: c.rx.queued };
+  /** Ring occupancy for operators (netback's io_ring), one entry per queue; null while unconnected. */
+  ringInfo(): QueueInfo[] | null {
+    return this.queues.length === 0 ? null : this.queues.map((q) => q.info());
   }
 
   /**
-   * Netback's io_ring "kick": service both rings now and raise the frontend's event channel,
-   * whatever the event indices say. A disabled vif stays disabled. Returns whether it ran.
+   * Netback's io_ring "kick": service every queue's rings now and raise the frontend's event
+   * channels, whatever the event indices say. A disabled vif stays disabled. Returns whether it ran.
    */
   kick(): boolean {
-    const c = this.conn;
-    if (!c || this.disabledReason !== null) return false;
-    this.onEvent();
-    if (this.conn === c && this.disabledReason === null) this.notify(c);
+    if (this.queues.length === 0 || this.disabledReason !== null) return false;
+    for (const q of [...this.queues]) q.kick();
     return true;
   }
 
@@ -255,26 +253,27 @@ export class XenNetDevice extends XenDevice {
   }
 
   private receive(frame: Uint8Array, hdr?: VirtioNetHdr): void {
-    const c = this.conn;
-    if (!c || !this.linkUp || this.disabledReason !== null || this.backendState !== XenbusState.Connected) {
+    const queues = this.queues;
+    if (queues.length === 0 || !this.linkUp || this.disabledReason !== null ||
+        this.backendState !== XenbusState.Connected) {
       this.stats.rxDropped++;
       return;
     }
     this.capture?.write(frame);
-    if (c.rx.receive(frame, hdr)) this.notify(c);
+    const q = queues.length === 1 ? queues[0]! : queues[reciprocalScale(flowHash(frame), queues.length)]!;
+    q.receive(frame, hdr);
+    if (q.rxStopped && !this.peerPaused && this.peer?.setReceiving) {
+      // One tap feeds every queue, so a stopped queue holds them all back (a single-queue qdisc).
+      this.peerPaused = true;
+      this.peer.setReceiving(false);
+    }
   }
 
-  private onEvent(): void {
-    const c = this.conn;
-    if (!c || this.disabledReason !== null) return;
-    const txNotify = c.tx.process();
-    if (this.conn !== c || this.disabledReason !== null) return;
-    const rxNotify = c.rx.flush();
-    if (txNotify || rxNotify) this.notify(c);
-  }
-
-  private notify(c: Connection): void {
-    this.bus.hypervisor.evtchn.send(this.address.backendDomid, c.port);
+  /** Takes frames from the peer again once no queue is stopped, the rings are gone, or `force`. */
+  private maybeResumePeer(force = false): void {
+    if (!this.peerPaused || (!force && this.queues.some((q) => q.rxStopped))) return;
+    this.peerPaused = false;
+    this.peer?.setReceiving?.(true);
   }
 
   /**
@@ -286,23 +285,11 @@ export class XenNetDevice extends XenDevice {
   private disable(message: string): void {
     if (this.disabledReason !== null) return;
     this.disabledReason = message;
-    this.conn?.tx.stop();
+    for (const q of this.queues) q.halt();
+    // Halted queues never drain: the peer's frames are taken and dropped (counted) instead.
+    this.maybeResumePeer(true);
     this.peer?.setCarrier?.(false);
     this.recordError(22, `fatal error; disabling device: ${message}`);
     this.bus.deviceDisabled(this, message);
-  }
-
-  private readUint(path: string, key: string): number {
-    const text = this.xs.readString(path);
-    if (text === undefined || !/^\d+$/.test(text)) throw new Error(`failed to read ${key}`);
-    return Number(text);
-  }
-}
-
-function mapRing(map: () => GrantMapping, which: string): GrantMapping {
-  try {
-    return map();
-  } catch (err) {
-    throw new Error(`failed to map ${which} grant ref: ${(err as Error).message}`);
   }
 }

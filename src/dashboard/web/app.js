@@ -25,6 +25,7 @@ const unplugDialog = document.getElementById('unplug-dialog');
 const table = new VifTable(document.getElementById('vif-rows'), document.getElementById('vifs-empty'), {
   onUnplug: (row) => confirmUnplug(row),
   onLink: (row, up) => setLink(row, up),
+  onCapture: (row) => toggleCapture(row),
   onInspect: (row) => {
     document.getElementById('xs-path').value = row['backend-path'];
     void xenstore.show(row['backend-path']);
@@ -57,8 +58,31 @@ async function setLink(row, up) {
   await poll();
 }
 
+/** Starts a capture into a new file under /tmp on the vifd host, or stops the running one. */
+async function toggleCapture(row) {
+  const id = row.id ?? row.path;
+  try {
+    if (row.capture) {
+      const { frames } = await qmp.execute('__com.vifd_vif-capture-stop', { id });
+      report('capture', `${row.vif}: ${frames} frames saved in ${row.capture.file}`);
+    } else {
+      const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '');
+      const file = `/tmp/${row.vif}-${stamp}.pcap`;
+      await qmp.execute('__com.vifd_vif-capture-start', { id, file });
+      report('capture', `${row.vif}: capturing to ${file}`);
+    }
+  } catch (err) {
+    reportError(`capture ${id}: ${err.message}`);
+  }
+  await poll();
+}
+
+function report(event, text) {
+  log.add({ event, timestamp: { seconds: Date.now() / 1000, microseconds: 0 }, data: { desc: text } });
+}
+
 function reportError(text) {
-  log.add({ event: 'error', timestamp: { seconds: Date.now() / 1000, microseconds: 0 }, data: { desc: text } });
+  report('error', text);
 }
 
 let polling = false;

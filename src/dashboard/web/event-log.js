@@ -28,5 +28,7 @@ export class EventLog {
 function summarize(name, data) {
   if (name === '__com.vifd_VIF_STATE') return `${data.device ?? data.path} ${data.vif} ${data.side} → ${data['state-name']} (${data.state})`;
   if (name === 'DEVICE_DELETED') return `${data.device ?? ''} ${data.path}`.trim();
+  // The page's own entries (not QMP events): what it did, or what failed.
+  if (name === 'error' || name === 'capture') return data.desc;
   return JSON.stringify(data);
 }

@@ -126,16 +126,16 @@ export class VifTable {
     const link = el('button', { id: id('link-toggle'), type: 'button' });
     const unplug = el('button', { id: id('unplug'), type: 'button', text: 'Unplug' });
     const inspect = el('button', { id: id('xenstore'), type: 'button', text: 'xenstore', title: 'Show the backend in the xenstore browser' });
-    const why = 'Packet capture comes with the datapath work (issue 5); vifd cannot write a pcap yet.';
-    const capture = el('button', { id: id('capture'), type: 'button', text: 'Capture', disabled: '', 'aria-describedby': id('capture-why') });
-    const captureWrap = el('span', { title: why }, capture, el('span', { id: id('capture-why'), class: 'sr-only', text: why }));
-    tr.append(el('td', {}, el('div', { class: 'actions' }, link, unplug, inspect, captureWrap)));
+    const capture = el('button', { id: id('capture'), type: 'button', text: 'Capture', 'aria-pressed': 'false' });
+    const captureNote = el('span', { id: id('capture-file'), class: 'capture-note mono', 'aria-live': 'polite' });
+    tr.append(el('td', {}, el('div', { class: 'actions' }, link, unplug, inspect, capture), captureNote));
     this.tbody.append(tr);
 
     const r = { key, tr, data, status, removing: false, chart: new Throughput(chartBox) };
     link.addEventListener('click', () => this.handlers.onLink(r.data, r.data.link !== 'up'));
     unplug.addEventListener('click', () => this.handlers.onUnplug(r.data));
     inspect.addEventListener('click', () => this.handlers.onInspect(r.data));
+    capture.addEventListener('click', () => this.handlers.onCapture(r.data));
     this.rows.set(key, r);
     return r;
   }
@@ -165,8 +165,21 @@ export class VifTable {
     link.disabled = r.removing || data.id === undefined;
     link.title = data.id === undefined ? 'set_link needs a device id; this device was added without one' : '';
     link.setAttribute('aria-pressed', String(data.link === 'up'));
+    this.fillCapture(r, data.capture);
     r.chart.sample(data.stats['rx-bytes'], data.stats['tx-bytes']);
     if (data['unplug-pending'] && !r.removing) this.markRemoving(data);
+  }
+
+  /** The capture button says what a click does; the note says where the frames go. */
+  fillCapture(r, capture) {
+    const button = document.getElementById(`vif-${r.key}-capture`);
+    const note = document.getElementById(`vif-${r.key}-capture-file`);
+    button.textContent = capture ? 'Stop capture' : 'Capture';
+    button.setAttribute('aria-pressed', String(Boolean(capture)));
+    button.disabled = r.removing;
+    button.title = capture ? `Stop writing ${capture.file}` : 'Write this vif\'s frames to a pcap file on the vifd host';
+    const text = capture ? `→ ${capture.file} (${capture.frames} frames)` : '';
+    if (note.textContent !== text) note.textContent = text;
   }
 
   fillState(r, side) {

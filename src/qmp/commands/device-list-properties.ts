@@ -3,7 +3,7 @@
 // `description`; notes QEMU does not show live in `$comment`.
 
 import { VifdError } from '../../common/errors.js';
-import { ABSTRACT_DEVICE_TYPES } from '../../devices/device-manager.js';
+import { ABSTRACT_DEVICE_TYPES } from '../../devices/qom-types.js';
 import { schemas, type JsonSchema } from '../../schema/registry.js';
 import type { Args, Dispatcher } from '../dispatcher.js';
 

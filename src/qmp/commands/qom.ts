@@ -9,6 +9,7 @@
 import { VifdError } from '../../common/errors.js';
 import type { Device } from '../../devices/device.js';
 import type { DeviceManager } from '../../devices/device-manager.js';
+import { qomTypes } from '../../devices/qom-types.js';
 import { schemas } from '../../schema/registry.js';
 import type { Args, Dispatcher } from '../dispatcher.js';
 import { devicePropertyInfo } from './device-list-properties.js';
@@ -25,27 +26,8 @@ interface QomObject {
   props: QomProperty[];
 }
 
-/** The QOM type hierarchy vifd has (qom-list-types); device types come from schema/devices. */
-const STATIC_TYPES: Array<{ name: string; parent?: string; abstract?: boolean }> = [
-  { name: 'object', abstract: true },
-  { name: 'container', parent: 'object' },
-  { name: 'machine', parent: 'object', abstract: true },
-  { name: 'none-machine', parent: 'machine' },
-  { name: 'device', parent: 'object', abstract: true },
-  { name: 'sys-bus-device', parent: 'device', abstract: true },
-  { name: 'xen-bridge', parent: 'sys-bus-device' },
-  { name: 'bus', parent: 'object', abstract: true },
-  { name: 'xen-bus', parent: 'bus' },
-  { name: 'xen-device', parent: 'device', abstract: true },
-];
-
 const XEN_BRIDGE = '/machine/unattached/device[0]';
 const XEN_BUS = `${XEN_BRIDGE}/xen-bus.0`;
-
-export function qomTypes(): Array<{ name: string; parent?: string; abstract?: boolean }> {
-  const devices = schemas().list('device').map((e) => ({ name: e.name, parent: 'xen-device' }));
-  return [...STATIC_TYPES, ...devices];
-}
 
 function typeProp(type: string): QomProperty {
   return { name: 'type', type: 'string', get: () => type };

@@ -28,12 +28,20 @@ export function registerVifDatapathCommands(d: Dispatcher, events: EventBus, dev
   d.register('__com.vifd_vif-ring-info', (args: Args) => {
     const dev = findVif(devices, args['id'] as string);
     const b = dev.backend;
-    const info = b.ringInfo();
+    const queues = b.ringInfo();
+    const first = queues?.[0];
     return {
       vif: b.vifName,
-      connected: info !== null,
+      connected: queues !== null,
       disabled: b.disabledReason ?? '',
-      ...(info ? { tx: info.tx, rx: info.rx, 'rx-queued': info.rxQueued } : {}),
+      // Queue 0 at the top level keeps the one-queue shape of this reply.
+      ...(first ? { tx: first.tx, rx: first.rx, 'rx-queued': first.rxQueued } : {}),
+      ...(queues ? {
+        queues: queues.map((q) => ({
+          id: q.id, 'split-event-channels': q.txPort !== q.rxPort, 'event-channel-tx': q.txPort,
+          'event-channel-rx': q.rxPort, tx: q.tx, rx: q.rx, 'rx-queued': q.rxQueued, 'rx-stopped': q.rxStopped,
+        })),
+      } : {}),
     };
   });
 

@@ -2,6 +2,7 @@
 // every simulated guest with its vifs as the guest sees them.
 
 import type { DeviceManager } from '../../devices/device-manager.js';
+import { XenNetDeviceModel } from '../../devices/xen-net-device.js';
 import type { GuestSummary } from '../../guest/guest.js';
 import type { Dispatcher } from '../dispatcher.js';
 
@@ -62,14 +63,21 @@ function guestRow(g: GuestSummary): Record<string, unknown> {
         carrier: v.carrier && v.state === 'Connected',
         ...(v.broken !== null ? { broken: v.broken } : {}),
         ...(v.error !== null ? { error: v.error } : {}),
+        ...(v.queues > 0 ? { queues: v.queues } : {}),
       };
     }),
   };
 }
 
+/** A vif's row, with the pcap capture it is writing, if any. */
+function vifRowWithCapture(dev: XenNetDeviceModel): Record<string, unknown> {
+  const capture = dev.backend.capture;
+  return { ...vifRow(dev), ...(capture ? { capture: { file: capture.path, frames: capture.frames } } : {}) };
+}
+
 export function registerVifCommands(d: Dispatcher, devices: DeviceManager, guests: () => Iterable<GuestSource>): void {
   d.register('__com.vifd_query-vifs', () =>
-    devices.list().filter((dev) => dev.typeName === 'xen-net-device').map(vifRow));
+    devices.list().filter((dev): dev is XenNetDeviceModel => dev instanceof XenNetDeviceModel).map(vifRowWithCapture));
   d.register('__com.vifd_query-guests', () =>
     [...guests()].map((g) => guestRow(g.summary())).sort((a, b) => (a['domid'] as number) - (b['domid'] as number)));
 }

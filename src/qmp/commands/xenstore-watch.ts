@@ -4,7 +4,7 @@
 // session's watches go when it closes.
 
 import { VifdError } from '../../common/errors.js';
-import type { XsConnection } from '../../xen/xenstore/index.js';
+import type { XsHandle } from '../../xen/xenstore/index.js';
 import type { Args, Dispatcher } from '../dispatcher.js';
 import type { EventBus } from '../events.js';
 
@@ -21,7 +21,7 @@ interface Watch {
 export class XenstoreWatches {
   private readonly watches = new Map<string, Watch>();
 
-  constructor(private readonly xs: XsConnection, events: EventBus) {
+  constructor(private readonly xs: XsHandle, events: EventBus) {
     xs.onWatchEvent = (path, internal) => {
       const w = this.watches.get(internal);
       if (w) events.emit('__com.vifd_XENSTORE_WATCH', { path, token: w.token }, { session: w.session });

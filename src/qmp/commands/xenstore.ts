@@ -2,7 +2,7 @@
 // `__com.vifd_`): read, write and list nodes with dom0's privileges.
 
 import { VifdError } from '../../common/errors.js';
-import type { XsConnection } from '../../xen/xenstore/index.js';
+import type { XsHandle } from '../../xen/xenstore/index.js';
 import type { Args, Dispatcher } from '../dispatcher.js';
 
 function xsCall<T>(op: string, path: string, fn: () => T): T {
@@ -13,7 +13,7 @@ function xsCall<T>(op: string, path: string, fn: () => T): T {
   }
 }
 
-export function registerXenstoreCommands(d: Dispatcher, xs: XsConnection): void {
+export function registerXenstoreCommands(d: Dispatcher, xs: XsHandle): void {
   d.register('__com.vifd_xenstore-read', (a: Args) => {
     const path = a['path'] as string;
     return xsCall('read', path, () => xs.read(path).toString('utf8'));

@@ -1,9 +1,10 @@
 // QMP over a unix stream socket (`-qmp unix:PATH,server=on,wait=off`). The only file of the QMP
 // layer that imports `net`.
 
-import { existsSync, lstatSync, mkdirSync, unlinkSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { dirname } from 'node:path';
+import { removeStaleSocket } from '../../common/unix-socket.js';
 import type { QmpServer } from '../server.js';
 
 export interface UnixListenOptions {
@@ -73,11 +74,4 @@ export class UnixQmpListener {
       session.close();
     });
   }
-}
-
-/** A socket file left by a previous run is replaced, as QEMU does; anything else is an error. */
-function removeStaleSocket(path: string): void {
-  if (!existsSync(path)) return;
-  if (!lstatSync(path).isSocket()) throw new Error(`${path} exists and is not a socket`);
-  unlinkSync(path);
 }

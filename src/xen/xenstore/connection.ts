@@ -29,6 +29,7 @@ import { checkPermsQuota, checkTransactionQuota, checkWatchQuota } from './quota
 import type { XenStore } from './store.js';
 import { Transaction } from './transaction.js';
 import type { WatchSubscriber } from './watches.js';
+import type { XsHandle } from './handle.js';
 
 export type WatchCallback = (path: string, token: string) => void;
 
@@ -38,7 +39,7 @@ function checkNoNul(text: string, what: string): void {
   if (text.includes('\0')) throw new XsError('EINVAL', `${what} contains a NUL byte`);
 }
 
-export class XsConnection implements WatchSubscriber {
+export class XsConnection implements WatchSubscriber, XsHandle {
   /** Set by the owner; called once per delivered event. */
   onWatchEvent: WatchCallback | null = null;
   private readonly transactions = new Map<number, Transaction>();

@@ -1,8 +1,8 @@
 // Conveniences for xenstore users (the backend, the simulated guests). The per-node helpers
-// (readString, readInt) are methods of XsConnection; what needs more than one request is here.
+// (readString) are methods of every XsHandle; what needs more than one request is here.
 
 import { isXsError, XsError } from './errors.js';
-import type { XsConnection } from './connection.js';
+import type { XsHandle } from './handle.js';
 import { joinPath } from './path.js';
 
 /** How often withTransaction() tries before giving up; conflicts resolve in a retry or two. */
@@ -14,7 +14,7 @@ export const DEFAULT_TRANSACTION_RETRIES = 32;
  * may run several times, so it should have no effects outside the store.
  */
 export function withTransaction<T>(
-  conn: XsConnection,
+  conn: XsHandle,
   fn: (tx: number) => T,
   maxAttempts = DEFAULT_TRANSACTION_RETRIES,
 ): T {
@@ -47,12 +47,12 @@ export function withTransaction<T>(
 }
 
 /** Writes several keys below `dir` (in `tx` if given); values are written as text. */
-export function writeKeys(conn: XsConnection, dir: string, keys: Readonly<Record<string, string | number>>, tx?: number): void {
+export function writeKeys(conn: XsHandle, dir: string, keys: Readonly<Record<string, string | number>>, tx?: number): void {
   for (const [key, value] of Object.entries(keys)) conn.write(joinPath(dir, key), String(value), tx);
 }
 
 /** DIRECTORY, or [] if the node does not exist; other errors are thrown. */
-export function directoryOrEmpty(conn: XsConnection, path: string, tx?: number): string[] {
+export function directoryOrEmpty(conn: XsHandle, path: string, tx?: number): string[] {
   try {
     return conn.directory(path, tx);
   } catch (err) {
@@ -62,7 +62,7 @@ export function directoryOrEmpty(conn: XsConnection, path: string, tx?: number):
 }
 
 /** Does the node exist (and may we read it)? EACCES and other errors are thrown. */
-export function exists(conn: XsConnection, path: string, tx?: number): boolean {
+export function exists(conn: XsHandle, path: string, tx?: number): boolean {
   try {
     conn.getPerms(path, tx);
     return true;

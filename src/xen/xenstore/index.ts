@@ -3,6 +3,7 @@
 
 export { XenStore, type XenStoreOptions, type ConnectOptions, type StoreEntry } from './store.js';
 export { XsConnection, type WatchCallback } from './connection.js';
+export type { XsHandle } from './handle.js';
 export {
   XsError, XS_ERROR_CODES, XS_ERRNO, isXsError, isXsErrorCode, describeXsError, withXsContext, type XsErrorCode,
 } from './errors.js';

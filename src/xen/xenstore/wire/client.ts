@@ -126,6 +126,11 @@ export class XsClient extends EventEmitter<XsClientEvents> {
     await this.request(T.RM, nulTerminated(path), tx);
   }
 
+  async getDomainPath(domid: number): Promise<string> {
+    const reply = await this.request(T.GET_DOMAIN_PATH, nulTerminated(String(domid)));
+    return reply.toString('utf8').replace(/\0+$/, '');
+  }
+
   async getPerms(path: string, tx = 0): Promise<string[]> {
     return strings(await this.request(T.GET_PERMS, nulTerminated(path), tx));
   }

@@ -20,10 +20,11 @@
 // socket paused (we stop reading its requests) and is dropped once its unread output passes
 // OUTPUT_LIMIT, so a stuck watcher cannot eat the daemon's memory.
 
-import { chmodSync, existsSync, lstatSync, mkdirSync, unlinkSync } from 'node:fs';
+import { chmodSync, mkdirSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { dirname } from 'node:path';
 import { Logger } from '../../../common/log.js';
+import { removeStaleSocket } from '../../../common/unix-socket.js';
 import type { XsConnection } from '../connection.js';
 import type { XenStore } from '../store.js';
 import { encodeMessage, FrameDecoder, msgTypeName, XsMsgType, type XsMessage } from './codec.js';
@@ -202,11 +203,4 @@ export class XenstoreSocketServer {
       session.close();
     });
   }
-}
-
-/** A socket file left by a previous run is replaced; anything else at the path is an error. */
-function removeStaleSocket(path: string): void {
-  if (!existsSync(path)) return;
-  if (!lstatSync(path).isSocket()) throw new Error(`${path} exists and is not a socket`);
-  unlinkSync(path);
 }

@@ -1,0 +1,81 @@
+// What netback's connect() reads from the frontend before mapping anything (xenbus.c connect,
+// connect_data_rings, read_xenbus_vif_flags): the number of queues, the rx-copy and rx-notify
+// flags, and per queue its two ring refs and one event channel or a split pair. With one queue
+// the keys sit flat in the frontend directory; with several, under `queue-<N>/`.
+
+import type { XsHandle } from '../../xen/xenstore/index.js';
+import { ConnectFatal } from '../connect-fatal.js';
+
+const EINVAL = 22;
+const ENOENT = 2;
+
+
+export interface QueueKeys {
+  id: number;
+  txRef: number;
+  rxRef: number;
+  /** The frontend's ports; the same one twice without split event channels. */
+  txPort: number;
+  rxPort: number;
+  split: boolean;
+}
+
+export interface FrontendConfig {
+  queues: QueueKeys[];
+  /** feature-rx-notify: the frontend raises the rx channel when it posts rx requests past req_event. */
+  rxNotify: boolean;
+}
+
+function readUnsigned(xs: XsHandle, path: string): number | undefined {
+  const text = xs.readString(path);
+  return text !== undefined && /^\d+$/.test(text) ? Number(text) : undefined;
+}
+
+/**
+ * xenbus_read_unsigned(): sscanf's "%u" (leading blanks, a sign, digits; a negative number
+ * wraps to a large one), or `fallback` when there is no number at all.
+ */
+function readUnsignedOr(xs: XsHandle, path: string, fallback: number): number {
+  const m = /^\s*([+-]?)(\d+)/.exec(xs.readString(path) ?? '');
+  if (!m) return fallback;
+  const n = Number(BigInt(m[2]!) % 2n ** 32n);
+  return m[1] === '-' ? (2 ** 32 - n) % 2 ** 32 : n;
+}
+
+/** xenbus_gather's errno: ENOENT when a key is missing, EINVAL when one is there but no number. */
+function missingOrBad(xs: XsHandle, dir: string, keys: string[]): number {
+  return keys.some((k) => xs.readString(`${dir}/${k}`) === undefined) ? ENOENT : EINVAL;
+}
+
+/** Throws ConnectFatal with netback's message for whatever the frontend got wrong. */
+export function readFrontendConfig(xs: XsHandle, fe: string, maxQueues: number): FrontendConfig {
+  const requested = readUnsignedOr(xs, `${fe}/multi-queue-num-queues`, 1);
+  if (requested === 0 || requested > maxQueues) {
+    throw new ConnectFatal(EINVAL, `guest requested ${requested} queues, but valid range is 1 - ${maxQueues}.`);
+  }
+  // QEMU's check and text; not a xenbus_dev_fatal (netback ignores what read_xenbus_vif_flags says).
+  if (xs.readString(`${fe}/request-rx-copy`) !== '1') throw new Error("frontend doesn't support rx-copy");
+  const rxNotify = readUnsignedOr(xs, `${fe}/feature-rx-notify`, 0) !== 0;
+  const queues: QueueKeys[] = [];
+  for (let id = 0; id < requested; id++) {
+    const dir = requested === 1 ? fe : `${fe}/queue-${id}`;
+    const txRef = readUnsigned(xs, `${dir}/tx-ring-ref`);
+    const rxRef = readUnsigned(xs, `${dir}/rx-ring-ref`);
+    if (txRef === undefined || rxRef === undefined) {
+      throw new ConnectFatal(missingOrBad(xs, dir, ['tx-ring-ref', 'rx-ring-ref']), `reading ${dir}/ring-ref`);
+    }
+    // Split channels first, then one channel, as connect_data_rings tries them.
+    const txPort = readUnsigned(xs, `${dir}/event-channel-tx`);
+    const rxPort = readUnsigned(xs, `${dir}/event-channel-rx`);
+    if (txPort !== undefined && rxPort !== undefined) {
+      queues.push({ id, txRef, rxRef, txPort, rxPort, split: true });
+      continue;
+    }
+    const port = readUnsigned(xs, `${dir}/event-channel`);
+    if (port === undefined) {
+      throw new ConnectFatal(missingOrBad(xs, dir, ['event-channel']), `reading ${dir}/event-channel(-tx/rx)`);
+    }
+    queues.push({ id, txRef, rxRef, txPort: port, rxPort: port, split: false });
+  }
+  return { queues, rxNotify };
+}

@@ -1,0 +1,245 @@
+// One queue of a vif (netback's struct xenvif_queue): its two mapped rings, its event channel or
+// split pair, and the NetbackTx/NetbackRx that work them. The vif owns an array of these; the
+// queue knows nothing of xenstore, the peer or the other queues.
+//
+// Event channels: with one port per queue an upcall services both rings and raises the port
+// once; with split channels tx requests arrive on the tx port and are answered there, rx
+// requests on the rx port (xenvif_tx_interrupt / xenvif_rx_interrupt).
+//
+// Rx back-pressure (netback's rx_queue_max and stopped queues): frames the ring has no room for
+// wait in NetbackRx's queue; once RX_STOP_AT wait, the queue reports itself stopped and the vif
+// stops taking frames from its peer, until the frontend posts buffers (it notifies past
+// req_event, which NetbackRx arms when it runs dry) and the wait drains below RX_WAKE_AT.
+// A frontend without feature-rx-notify never notifies for rx buffers, so a queue with frames
+// waiting looks at its ring every RX_POLL_MS instead (netback's 30 ms drain_timeout then).
+
+import type { Logger } from '../../common/log.js';
+import { RX_SLOT_SIZE, TX_SLOT_SIZE } from '../../protocol/netif.js';
+import { BackRing, SharedRing } from '../../protocol/ring.js';
+import type { VirtioNetHdr } from '../../protocol/virtio-net-hdr.js';
+import type { GrantMapping } from '../../xen/grant-table.js';
+import { ConnectFatal } from '../connect-fatal.js';
+import type { Hypervisor } from '../xen-bus.js';
+import type { VifCounters } from './counters.js';
+import type { QueueKeys } from './queue-config.js';
+import type { RxFeatures } from './offload.js';
+import { describeRing, type RingInfo } from './ring-info.js';
+import { NetbackRx } from './rx.js';
+import { type FatalHandler, NetbackTx, type TxDeliver } from './tx.js';
+
+/** Below NetbackRx's own bound (256), with room for a tap read batch (64) on top. */
+export const RX_STOP_AT = 128;
+export const RX_WAKE_AT = RX_STOP_AT / 2;
+export const RX_POLL_MS = 30;
+const EINVAL = 22;
+
+export interface QueueHooks {
+  deliver: TxDeliver;
+  fatal: FatalHandler;
+  /** The peer takes a virtio_net_hdr (blank checksums and GSO pass through on tx). */
+  peerVnetHdr: boolean;
+  /** What the frontend negotiated for frames towards it (multi-slot, GSO, partial checksums). */
+  rxFeatures: RxFeatures;
+  /** The queue's rx wait fell below RX_WAKE_AT after it had stopped. */
+  rxWoken(): void;
+  stats: VifCounters;
+  log: Logger;
+}
+
+export interface QueueInfo {
+  id: number;
+  txPort: number;
+  rxPort: number;
+  tx: RingInfo;
+  rx: RingInfo;
+  rxQueued: number;
+  rxStopped: boolean;
+}
+
+export class NetbackQueue {
+  /** Our bound ports; equal without split event channels. */
+  readonly txPort: number;
+  readonly rxPort: number;
+  private readonly tx: NetbackTx;
+  private readonly rx: NetbackRx;
+  private readonly txRing: BackRing;
+  private readonly rxRing: BackRing;
+  private closed = false;
+  private halted = false;
+  private stopped = false;
+  private pollTimer: NodeJS.Timeout | null = null;
+
+  /**
+   * Maps both rings and binds the port(s); on failure undoes what it did and throws netback's
+   * xenbus_dev_fatal ("mapping shared-frames ...") with the step that failed.
+   */
+  static connect(hv: Hypervisor, backend: number, frontend: number, keys: QueueKeys, rxNotify: boolean,
+    hooks: QueueHooks): NetbackQueue {
+    const grants = hv.grantTable(frontend);
+    const maps: GrantMapping[] = [];
+    const ports: number[] = [];
+    try {
+      maps.push(mapRing(() => grants.map(backend, keys.txRef, true), 'tx', keys.id));
+      maps.push(mapRing(() => grants.map(backend, keys.rxRef, true), 'rx', keys.id));
+      ports.push(bind(hv, backend, frontend, keys.txPort, keys.id));
+      if (keys.split) ports.push(bind(hv, backend, frontend, keys.rxPort, keys.id));
+    } catch (err) {
+      for (const p of ports) hv.evtchn.close(backend, p);
+      for (const m of maps) m.unmap();
+      throw new ConnectFatal(EINVAL, `mapping shared-frames ${keys.txRef}/${keys.rxRef} port tx ${keys.txPort} ` +
+        `rx ${keys.rxPort}: ${(err as Error).message}`);
+    }
+    return new NetbackQueue(hv, backend, frontend, keys, rxNotify, hooks, maps, ports[0]!, ports[1] ?? ports[0]!);
+  }
+
+  private constructor(private readonly hv: Hypervisor, private readonly backend: number, frontend: number,
+    readonly keys: QueueKeys, private readonly rxNotify: boolean, private readonly hooks: QueueHooks,
+    private readonly maps: GrantMapping[], txPort: number, rxPort: number) {
+    this.txPort = txPort;
+    this.rxPort = rxPort;
+    const grants = hv.grantTable(frontend);
+    this.txRing = BackRing.attach(new SharedRing(maps[0]!.page, TX_SLOT_SIZE));
+    this.rxRing = BackRing.attach(new SharedRing(maps[1]!.page, RX_SLOT_SIZE));
+    this.tx = new NetbackTx(this.txRing, grants, backend, hooks.deliver, hooks.stats, hooks.log, hooks.fatal,
+      hooks.peerVnetHdr);
+    this.rx = new NetbackRx(this.rxRing, grants, backend, hooks.stats, hooks.log, hooks.rxFeatures);
+    if (txPort === rxPort) {
+      hv.evtchn.setHandler(backend, txPort, () => this.service());
+    } else {
+      hv.evtchn.setHandler(backend, txPort, () => this.serviceTx());
+      hv.evtchn.setHandler(backend, rxPort, () => this.serviceRx());
+    }
+  }
+
+  get id(): number {
+    return this.keys.id;
+  }
+
+  /** Too many frames wait for rx buffers: the vif must stop taking frames for now. */
+  get rxStopped(): boolean {
+    return this.stopped;
+  }
+
+  /** Both rings, as after an upcall on each port. */
+  service(): void {
+    if (!this.usable) return;
+    if (this.txPort !== this.rxPort) {
+      this.serviceTx();
+      this.serviceRx();
+      return;
+    }
+    const txNotify = this.tx.process();
+    if (!this.usable) return;
+    const rxNotify = this.flushRx();
+    if (txNotify || rxNotify) this.notify(this.txPort);
+  }
+
+  /** A frame for the guest: placed, or left waiting for buffers (NetbackRx counts what it drops). */
+  receive(frame: Uint8Array, hdr?: VirtioNetHdr): void {
+    if (!this.usable) return;
+    if (this.rx.receive(frame, hdr)) this.notify(this.rxPort);
+    this.afterRx();
+  }
+
+  /** Netback's io_ring kick: service now and raise the frontend's port(s) whatever the indices say. */
+  kick(): void {
+    this.service();
+    if (!this.usable) return;
+    this.notify(this.txPort);
+    if (this.rxPort !== this.txPort) this.notify(this.rxPort);
+  }
+
+  /** A fatal error on the vif: neither ring is serviced again, though both stay mapped until close. */
+  halt(): void {
+    this.halted = true;
+    this.tx.stop();
+    this.clearPoll();
+  }
+
+  /** Unbinds the port(s) and unmaps both rings. Idempotent. */
+  close(log: Logger): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.tx.stop();
+    this.clearPoll();
+    for (const port of this.txPort === this.rxPort ? [this.txPort] : [this.txPort, this.rxPort]) {
+      try {
+        this.hv.evtchn.close(this.backend, port);
+      } catch (err) {
+        log.warn(`queue ${this.id}: closing event channel ${port} failed: ${(err as Error).message}`);
+      }
+    }
+    for (const m of this.maps) m.unmap();
+  }
+
+  info(): QueueInfo {
+    return {
+      id: this.id, txPort: this.txPort, rxPort: this.rxPort, tx: describeRing(this.txRing),
+      rx: describeRing(this.rxRing), rxQueued: this.rx.queued, rxStopped: this.stopped,
+    };
+  }
+
+  private get usable(): boolean {
+    return !this.closed && !this.halted;
+  }
+
+  // deliver() may halt or close this queue from inside process(); the ring is not ours then.
+  private serviceTx(): void {
+    if (this.usable && this.tx.process() && this.usable) this.notify(this.txPort);
+  }
+
+  private serviceRx(): void {
+    if (this.usable && this.flushRx()) this.notify(this.rxPort);
+  }
+
+  private flushRx(): boolean {
+    const notify = this.rx.flush();
+    this.afterRx();
+    return notify;
+  }
+
+  /** Stop/wake with hysteresis, and the poll a frontend without rx-notify needs. */
+  private afterRx(): void {
+    const waiting = this.rx.queued;
+    if (!this.stopped && waiting >= RX_STOP_AT) {
+      this.stopped = true;
+      this.hooks.log.debug(`queue ${this.id}: rx stopped (${waiting} frames wait for buffers)`);
+    } else if (this.stopped && waiting < RX_WAKE_AT) {
+      this.stopped = false;
+      this.hooks.log.debug(`queue ${this.id}: rx woken`);
+      this.hooks.rxWoken();
+    }
+    if (this.rxNotify || !this.usable) return;
+    if (waiting > 0 && !this.pollTimer) {
+      this.pollTimer = setInterval(() => this.serviceRx(), RX_POLL_MS);
+      this.pollTimer.unref();
+    } else if (waiting === 0) {
+      this.clearPoll();
+    }
+  }
+
+  private clearPoll(): void {
+    if (this.pollTimer) clearInterval(this.pollTimer);
+    this.pollTimer = null;
+  }
+
+  private notify(port: number): void {
+    this.hv.evtchn.send(this.backend, port);
+  }
+}
+
+function mapRing(map: () => GrantMapping, which: string, id: number): GrantMapping {
+  try {
+    return map();
+  } catch (err) {
+    throw new Error(`queue ${id}: failed to map ${which} grant ref: ${(err as Error).message}`);
+  }
+}
+
+function bind(hv: Hypervisor, backend: number, frontend: number, port: number, id: number): number {
+  try {
+    return hv.evtchn.bindInterdomain(backend, frontend, port);
+  } catch (err) {
+    throw new Error(`queue ${id}: failed to bind event channel ${port}: ${(err as Error).message}`);
+  }
+}
