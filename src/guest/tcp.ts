@@ -3,9 +3,8 @@
 // (SYN → SYN-ACK with an MSS option), receive a stream in order and acknowledge it (one ACK per
 // batch of segments; data beyond a hole is kept and answered with a duplicate ACK), send a
 // stream within the peer's window with simple retransmission (go-back-N on a timeout that
-// doubles, fast retransmit on three duplicate ACKs), and close both ways with FIN. Window
-// scaling (RFC 7323) when the peer offers it, so that more than 64 KiB can be in flight; no
-// SACK, no timestamps, no TIME_WAIT: the peer keeps those.
+// doubles, fast retransmit on three duplicate ACKs), and close both ways with FIN. No window
+// scaling, no SACK, no TIME_WAIT: the peer keeps those.
 //
 //   LISTEN ─SYN/SYN-ACK─► SYN_RCVD ─ACK─► ESTABLISHED ─┬─ peer FIN ─► (ACK) ... our FIN ─► ACKed ─► CLOSED
 //                                                      └─ our FIN ─► (ACKed) ... peer FIN ─► CLOSED
@@ -22,11 +21,7 @@ const RST = 0x04;
 const PSH = 0x08;
 const ACK = 0x10;
 const HLEN = 20;
-/** The largest window without scaling (and what SYN segments carry, never scaled). */
 const WINDOW = 65535;
-/** Our window scale: 65535 << 4 ≈ 1 MiB of receive window, and as much in flight towards the peer. */
-const OUR_WSCALE = 4;
-const MAX_WSCALE = 14;
 /** What we accept per segment and offer in SYN-ACK: an Ethernet MTU's worth. */
 const OUR_MSS = 1460;
 const DEFAULT_MSS = 536;
@@ -49,8 +44,6 @@ interface Segment {
   flags: number;
   window: number;
   mss: number | null;
-  /** The window scale option (SYN segments only), null if absent. */
-  wscale: number | null;
   payload: Uint8Array;
 }
 
@@ -60,7 +53,6 @@ function decodeSegment(b: Uint8Array): Segment | null {
   const off = (b[12]! >> 4) * 4;
   if (off < HLEN || off > b.length) return null;
   let mss: number | null = null;
-  let wscale: number | null = null;
   for (let i = HLEN; i < off;) {
     const kind = b[i]!;
     if (kind === 0) break;
@@ -68,12 +60,11 @@ function decodeSegment(b: Uint8Array): Segment | null {
     const len = b[i + 1] ?? 0;
     if (len < 2 || i + len > off) break;
     if (kind === 2 && len === 4) mss = v.getUint16(i + 2);
-    if (kind === 3 && len === 3) wscale = b[i + 2]!;
     i += len;
   }
   return {
     srcPort: v.getUint16(0), dstPort: v.getUint16(2), seq: v.getUint32(4), ack: v.getUint32(8),
-    flags: b[13]! & 0x3f, window: v.getUint16(14), mss, wscale, payload: b.subarray(off),
+    flags: b[13]! & 0x3f, window: v.getUint16(14), mss, payload: b.subarray(off),
   };
 }
 
@@ -107,11 +98,6 @@ export class TcpConnection {
   private rcvNxt: number;
   private peerWindow = 0;
   private readonly mss: number;
-  /** Window scale shifts, both 0 unless the peer's SYN offered scaling (then we offer ours). */
-  private readonly peerShift: number;
-  private readonly ourShift: number;
-  /** What we accept beyond rcvNxt, and as much as we keep in flight. */
-  private readonly window: number;
   private ending = false;
   private finSeq: number | null = null;
   private finReceived = false;
@@ -131,9 +117,6 @@ export class TcpConnection {
     this.rcvNxt = (syn.seq + 1) >>> 0;
     this.peerWindow = syn.window;
     this.mss = Math.min(OUR_MSS, syn.mss ?? DEFAULT_MSS);
-    this.peerShift = syn.wscale === null ? 0 : Math.min(syn.wscale, MAX_WSCALE);
-    this.ourShift = syn.wscale === null ? 0 : OUR_WSCALE;
-    this.window = WINDOW << this.ourShift;
     this.sendSyn();
   }
 
@@ -175,7 +158,7 @@ export class TcpConnection {
       return;
     }
     if (!(seg.flags & ACK)) return;
-    this.peerWindow = seg.window << this.peerShift;
+    this.peerWindow = seg.window;
     this.onAck(seg.ack, seg.payload.length === 0 && !(seg.flags & FIN));
     // onAck may have ended the connection (TS cannot see that through the call).
     if ((this.state as TcpState) === 'CLOSED') return;
@@ -227,7 +210,7 @@ export class TcpConnection {
       // of its timeout (RFC 5681 §4.2).
       this.stats.outOfOrder++;
       const ahead = (seq - this.rcvNxt) >>> 0;
-      if (ahead < this.window && !this.ooo.has(seq)) {
+      if (ahead < WINDOW && !this.ooo.has(seq)) {
         this.ooo.set(seq, { data: Uint8Array.from(data), fin });
         this.oooBytes += data.length;
       }
@@ -241,7 +224,7 @@ export class TcpConnection {
       this.oooBytes -= next.data.length;
       this.deliver(next.data, next.fin);
     }
-    if (this.finReceived || this.oooBytes > this.window) {
+    if (this.finReceived || this.oooBytes > WINDOW) {
       this.ooo.clear();
       this.oooBytes = 0;
     }
@@ -276,7 +259,7 @@ export class TcpConnection {
   private pump(): void {
     if (this.state !== 'ESTABLISHED') return;
     const end = (this.pendingSeq + this.pending.length) >>> 0;
-    const limit = (this.sndUna + Math.min(this.peerWindow, this.window)) >>> 0;
+    const limit = (this.sndUna + Math.min(this.peerWindow, WINDOW)) >>> 0;
     const gso = this.gso();
     const most = gso ? Math.floor(GSO_MAX_PAYLOAD / this.mss) * this.mss : this.mss;
     while (seqLt(this.sndNxt, end) && seqLt(this.sndNxt, limit)) {
@@ -340,9 +323,7 @@ export class TcpConnection {
 
   private sendSyn(): void {
     this.sndNxt = (this.iss + 1) >>> 0;
-    const mss = [2, 4, OUR_MSS >> 8, OUR_MSS & 0xff];
-    // Window scaling only as an answer to the peer's offer; NOP keeps the options 32-bit aligned.
-    const opt = Uint8Array.from(this.ourShift > 0 ? [...mss, 1, 3, 3, this.ourShift] : mss);
+    const opt = Uint8Array.of(2, 4, OUR_MSS >> 8, OUR_MSS & 0xff);
     this.send(SYN | ACK, this.iss, new Uint8Array(0), opt);
     if (!this.timer) this.restartTimer();
   }
@@ -366,8 +347,7 @@ export class TcpConnection {
     v.setUint32(8, flags & ACK ? this.rcvNxt : 0);
     seg[12] = (hlen / 4) << 4;
     seg[13] = flags;
-    // A SYN's window is never scaled (RFC 7323 §2.2).
-    v.setUint16(14, flags & SYN ? WINDOW : this.window >>> this.ourShift);
+    v.setUint16(14, WINDOW);
     seg.set(options, HLEN);
     seg.set(payload, hlen);
     let link: LinkSendOptions | undefined;
