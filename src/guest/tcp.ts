@@ -6,6 +6,11 @@
 // doubles, fast retransmit on three duplicate ACKs), and close both ways with FIN. No window
 // scaling, no SACK, no TIME_WAIT: the peer keeps those.
 //
+// With GSO (the endpoint's `gso`, on by default, and the link's feature-gso-tcpv4) it sends as
+// Linux does with TSO: segments of up to 64 KiB with gso_size = the peer's MSS and a partial
+// checksum, for the backend's side to cut into MSS-sized frames and finish. Received segments
+// may be as large (the backend's GSO), their checksums already vouched for by the backend.
+//
 //   LISTEN ─SYN/SYN-ACK─► SYN_RCVD ─ACK─► ESTABLISHED ─┬─ peer FIN ─► (ACK) ... our FIN ─► ACKed ─► CLOSED
 //                                                      └─ our FIN ─► (ACKed) ... peer FIN ─► CLOSED
 //   any state ─RST─► CLOSED
