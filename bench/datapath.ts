@@ -5,11 +5,13 @@
 //   tap_ratio_64, tap_ratio_1514 vifd / C
 //   rss_per_vif_mb               resident memory per connected vif
 //   tcp_gbps                     the namespace's kernel TCP (socat) → the guest's TCP endpoint, no GSO
-//   tcp_gbps_from_guest          the guest's TCP endpoint → socat
-//   tcp_gbps_gso                 null until feature-gso-tcpv4 is negotiated
+//   tcp_gbps_from_guest          the guest's TCP endpoint → socat, no GSO
+//   tcp_gbps_gso                 socat → the guest with GSO (the kernel's TSO frames as multi-slot rx)
+//   tcp_gbps_gso_from_guest      the guest → socat with GSO (64 KiB segments the tap's kernel cuts)
 //   tcp_gbps_4flows              four socat flows at once → the guest, one queue (the baseline for _mq)
 //   tcp_gbps_mq                  the same four flows with the guest connected on two queues
 //   tcp_gbps_mq_from_guest       four flows the guest sends, two queues
+// Only the _gso figures have the guest's netfront offer GSO; the others stay comparable without.
 // It needs root: it re-runs itself inside a network namespace it creates.
 
 import { execFile, execFileSync } from 'node:child_process';
@@ -46,7 +48,7 @@ function frameOf(bytes: number): Uint8Array {
 /** Apps in turn, so a tap name is free again: stop() resolves once the last one is gone. */
 let previousExit: Promise<void> = Promise.resolve();
 
-async function startApp(dir: string, taps: boolean, queues = 1): Promise<VifdApp> {
+async function startApp(dir: string, taps: boolean, queues = 1, gso = false): Promise<VifdApp> {
   // A teardown only holds unref'd timers; this keeps the process up until it is done.
   const keepAlive = setInterval(() => undefined, 1000);
   await previousExit;
@@ -54,8 +56,9 @@ async function startApp(dir: string, taps: boolean, queues = 1): Promise<VifdApp
   let exited: () => void = () => {};
   previousExit = new Promise((r) => { exited = r; });
   const guest = queues > 1 ? ['-guest', `domid=1,queues=${queues}`] : [];
-  const app = new VifdApp(parseCommandLine(['-qmp', `unix:${join(dir, `qmp-${taps}-${queues}.sock`)},server=on,wait=off`, ...guest]),
-    { ...(taps ? {} : { createTap: () => null }), maxQueues: Math.max(queues, 1), onExit: () => exited() });
+  const app = new VifdApp(parseCommandLine(['-qmp', `unix:${join(dir, `qmp-${taps}-${queues}-${gso}.sock`)},server=on,wait=off`, ...guest]),
+    { ...(taps ? {} : { createTap: () => null }), maxQueues: Math.max(queues, 1), onExit: () => exited(),
+      ...(gso ? {} : { netfront: { gso: false } }) });
   await app.start();
   return app;
 }
@@ -90,12 +93,14 @@ const TCP_BYTES = Number(process.env['DATAPATH_TCP_BYTES'] ?? 64 * 1024 * 1024);
  * `flows` connections at once each way, TCP_BYTES each, the rate being all their bytes over
  * the time the last one took.
  */
-async function tcp(app: VifdApp, dir: string, devid: number, flows = 1): Promise<{ toGuest: number; fromGuest: number }> {
+async function tcp(app: VifdApp, dir: string, devid: number, flows = 1, gso = false): Promise<{ toGuest: number; fromGuest: number }> {
   const ifname = `vif1.${devid}`;
   execFileSync('ip', ['addr', 'add', `10.1.${devid}.1/24`, 'dev', ifname]);
   execFileSync('ip', ['link', 'set', ifname, 'up']);
   const vif = app.guests.get(1)!.vifs.get(devid)!;
+  if (vif.netfront.gsoAvailable() !== gso) throw new Error(`tcp: GSO is ${gso ? 'not ' : ''}negotiated on ${ifname}`);
   const transport = vif.transport!;
+  transport.tcp.gso = gso;
   let received = 0;
   let sinksClosed = 0;
   transport.tcp.listen(5001, (c) => {
@@ -122,13 +127,13 @@ async function tcp(app: VifdApp, dir: string, devid: number, flows = 1): Promise
 }
 
 /** A fresh app whose guest asks for `queues` queues (and gets them), `flows` TCP flows each way. */
-async function tcpOnFreshApp(dir: string, queues: number, flows: number): Promise<{ toGuest: number; fromGuest: number }> {
-  const app = await startApp(dir, true, queues);
+async function tcpOnFreshApp(dir: string, queues: number, flows: number, gso = false): Promise<{ toGuest: number; fromGuest: number }> {
+  const app = await startApp(dir, true, queues, gso);
   try {
     const vif = await plug(app, `tcp${queues}q`);
     const connected = vif.backend.ringInfo()?.length ?? 0;
     if (connected !== queues) throw new Error(`the vif connected ${connected} queues, not ${queues}`);
-    return await tcp(app, dir, vif.backend.address.devid, flows);
+    return await tcp(app, dir, vif.backend.address.devid, flows, gso);
   } finally {
     app.shutdown('host-signal');
   }
@@ -166,6 +171,7 @@ async function inner(): Promise<void> {
 
   const tcp4 = await tcpOnFreshApp(dir, 1, 4);
   const tcpMq = await tcpOnFreshApp(dir, 2, 4);
+  const tcpGso = await tcpOnFreshApp(dir, 1, 1, true);
 
   const c64 = cBaseline(64);
   const c1514 = cBaseline(1514);
@@ -184,7 +190,8 @@ async function inner(): Promise<void> {
     rss_per_vif_mb: +rssPerVif.toFixed(2),
     tcp_gbps: tcpGbps.toGuest,
     tcp_gbps_from_guest: tcpGbps.fromGuest,
-    tcp_gbps_gso: null,
+    tcp_gbps_gso: tcpGso.toGuest,
+    tcp_gbps_gso_from_guest: tcpGso.fromGuest,
     tcp_gbps_4flows: tcp4.toGuest,
     tcp_gbps_mq: tcpMq.toGuest,
     tcp_gbps_mq_from_guest: tcpMq.fromGuest,

@@ -56,6 +56,7 @@ static napi_value init(napi_env env, napi_value exports)
         { "pollStart", NULL, vifd_poll_start, NULL, NULL, NULL, napi_default, NULL },
         { "pollStop", NULL, vifd_poll_stop, NULL, NULL, NULL, napi_default, NULL },
         { "tapSetCarrier", NULL, vifd_tap_set_carrier, NULL, NULL, NULL, napi_default, NULL },
+        { "tapSetOffload", NULL, vifd_tap_set_offload, NULL, NULL, NULL, napi_default, NULL },
         { "unixDgramOpen", NULL, vifd_unix_dgram_open, NULL, NULL, NULL, napi_default, NULL },
         { "unixDgramSend", NULL, vifd_unix_dgram_send, NULL, NULL, NULL, napi_default, NULL },
     };

@@ -16,6 +16,7 @@ napi_value vifd_link_set_up(napi_env env, napi_callback_info info);
 napi_value vifd_poll_start(napi_env env, napi_callback_info info);
 napi_value vifd_poll_stop(napi_env env, napi_callback_info info);
 napi_value vifd_tap_set_carrier(napi_env env, napi_callback_info info);
+napi_value vifd_tap_set_offload(napi_env env, napi_callback_info info);
 napi_value vifd_unix_dgram_open(napi_env env, napi_callback_info info);
 napi_value vifd_unix_dgram_send(napi_env env, napi_callback_info info);
 

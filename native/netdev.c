@@ -37,6 +37,29 @@ napi_value vifd_tap_set_carrier(napi_env env, napi_callback_info info)
     return NULL;
 }
 
+/*
+ * tapSetOffload(fd, flags): TUNSETOFFLOAD with TUN_F_* flags, the offloads the kernel may hand
+ * this tap (checksum-partial and GSO frames); 0 makes it finish every frame itself.
+ */
+napi_value vifd_tap_set_offload(napi_env env, napi_callback_info info)
+{
+    size_t argc = 2;
+    napi_value argv[2];
+    int fd;
+    uint32_t flags;
+
+    NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+    if (argc < 2 || napi_get_value_int32(env, argv[0], &fd) != napi_ok ||
+        napi_get_value_uint32(env, argv[1], &flags) != napi_ok) {
+        napi_throw_type_error(env, "EINVAL", "tapSetOffload(fd, flags)");
+        return NULL;
+    }
+    if (ioctl(fd, TUNSETOFFLOAD, (unsigned long)flags) < 0) {
+        vifd_throw_errno(env, "TUNSETOFFLOAD", errno);
+    }
+    return NULL;
+}
+
 static int unix_address(napi_env env, napi_value v, struct sockaddr_un *sa)
 {
     size_t n;

@@ -53,6 +53,16 @@ napi_value vifd_tap_open(napi_env env, napi_callback_info info)
         vifd_throw_errno(env, "TUNSETIFF", err);
         return NULL;
     }
+    if (vnet_hdr) {
+        /* struct virtio_net_hdr without num_buffers; said explicitly, as a reused tap keeps its old size */
+        int hdr_sz = 10;
+        if (ioctl(fd, TUNSETVNETHDRSZ, &hdr_sz) < 0) {
+            int err = errno;
+            close(fd);
+            vifd_throw_errno(env, "TUNSETVNETHDRSZ", err);
+            return NULL;
+        }
+    }
 
     NAPI_CALL(env, napi_create_object(env, &result));
     NAPI_CALL(env, napi_create_int32(env, fd, &v));

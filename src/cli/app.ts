@@ -8,7 +8,7 @@ import { NetdevRegistry } from '../backend/net/netdevs.js';
 import { XenBus } from '../backend/xen-bus.js';
 import { DeviceManager } from '../devices/device-manager.js';
 import type { XenNetContext } from '../devices/xen-net-device.js';
-import { Guest } from '../guest/guest.js';
+import { Guest, type GuestOptions } from '../guest/guest.js';
 import { addNetdev as addNetdevFromArgs, netdevArgsFromKeyval } from '../devices/netdev-config.js';
 import { registerCoreCommands } from '../qmp/commands/core.js';
 import { registerHmpCommand } from '../qmp/commands/hmp.js';
@@ -42,6 +42,8 @@ export interface AppOptions {
   onExit?: (reason: ShutdownReason) => void;
   /** multi-queue-max-queues the vifs offer (netback's max_queues); default one per CPU up to 8. */
   maxQueues?: number;
+  /** Options for every simulated guest's netfronts (tests switch GSO off this way). */
+  netfront?: GuestOptions['netfront'];
 }
 
 export class VifdApp {
@@ -67,8 +69,9 @@ export class VifdApp {
     this.platform = new XenPlatform(external !== undefined ? new ExternalXenstore(resolve(external)) : undefined);
     for (const g of config.guests) {
       const dom = this.platform.createDomain(g.domid, g.name);
+      const netfront = { ...opts.netfront, ...(g.queues !== undefined ? { queues: g.queues } : {}) };
       const guest = new Guest(dom, this.platform.connectGuest(g.domid), this.platform.evtchn,
-        g.queues !== undefined ? { netfront: { queues: g.queues } } : {});
+        Object.keys(netfront).length > 0 ? { netfront } : {});
       guest.start().catch((err: Error) => this.log.error(`guest ${g.domid} failed to start: ${err.message}`));
       this.guests.set(g.domid, guest);
     }

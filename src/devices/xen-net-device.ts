@@ -35,7 +35,8 @@ let warnedNoTap = false;
 /** Default tap factory: `vif<domid>.<devid>`, or no peer (one warning) without CAP_NET_ADMIN. */
 export function defaultCreateTap(ifname: string): NetClient | null {
   try {
-    return new TapNetClient(ifname, { id: ifname, ifname });
+    // With a virtio_net_hdr, so the guest can be offered checksum offload and GSO.
+    return new TapNetClient(ifname, { id: ifname, ifname, vnetHdr: true });
   } catch (err) {
     const code = (err as { code?: string }).code;
     if (code === 'EPERM' || code === 'EACCES' || code === 'ENOENT' || code === 'ENODEV') {

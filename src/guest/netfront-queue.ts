@@ -5,10 +5,12 @@
 // feature-split-event-channels) one for tx and one for rx, each kicked and serviced on its own,
 // as setup_netfront_split() and xennet_tx_interrupt / xennet_rx_interrupt.
 //
-// TX: one slot per frame. The frame is copied into a page owned by its tx id, granted read-only,
-// and the grant is ended when the response arrives; a grant the backend still has mapped then
-// means the backend is broken. RX: every ring slot holds one zeroed page granted writable; a
-// response's slot position (not its id) names the buffer, as in Linux.
+// TX: a frame is copied into pages owned by its tx ids (one per slot, chained by more_data with
+// the backend's feature-sg; a GSO frame's extra-info slot right after the first), granted
+// read-only, and each grant is ended when its response arrives; a grant the backend still has
+// mapped then means the backend is broken. RX: every ring slot holds one zeroed page granted
+// writable; a response's slot position (not its id) names the buffer, as in Linux; multi-slot
+// packets and their extras pass xennet_get_responses()'s checks or are dropped.
 //
 // Every response is copied out of the shared page once (XSA-155) and the producer index is read
 // once per batch. A backend that breaks the protocol marks the device broken ("Disabled for
@@ -19,8 +21,8 @@ import {
   ETH_HLEN, NET_RX_RING_SIZE, NET_TX_RING_SIZE, NETIF_RSP_NULL, NETIF_RSP_OKAY, NETRXF_csum_blank,
   NETRXF_data_validated, NETRXF_extra_info, NETRXF_more_data, RX_SLOT_SIZE, TX_SLOT_SIZE,
   XEN_NETIF_EXTRA_FLAG_MORE, XEN_NETIF_EXTRA_TYPE_GSO, XEN_NETIF_EXTRA_TYPE_MAX, XEN_NETIF_GSO_TYPE_TCPV4,
-  XEN_NETIF_GSO_TYPE_TCPV6, XEN_NETIF_MAX_TX_SIZE, XEN_NETIF_NR_SLOTS_MIN, NETTXF_more_data, readRxResponse, readTxResponse, writeRxRequest,
-  writeTxRequest,
+  XEN_NETIF_GSO_TYPE_TCPV6, XEN_NETIF_MAX_TX_SIZE, XEN_NETIF_NR_SLOTS_MIN, NETTXF_extra_info, NETTXF_more_data,
+  readRxResponse, readTxResponse, writeGsoExtra, writeRxRequest, writeTxRequest,
 } from '../protocol/netif.js';
 import type { Domain } from '../xen/domain.js';
 import type { EventChannels } from '../xen/event-channel.js';
@@ -45,10 +47,25 @@ export interface NetfrontCounters {
   txErrors: number;
   /** Frames refused by send() because the device was not usable (not connected, broken, no grant). */
   txDropped: number;
+  /** Received packets that came with a GSO extra, and packets over more than one data slot. */
+  rxGso: number;
+  rxMultiSlot: number;
+  /** GSO packets queued (with a GSO extra), and the largest one's length. */
+  txGso: number;
+  txGsoMaxBytes: number;
 }
 
 export function newCounters(): NetfrontCounters {
-  return { rxPackets: 0, rxBytes: 0, rxErrors: 0, rxDropped: 0, txPackets: 0, txBytes: 0, txErrors: 0, txDropped: 0 };
+  return {
+    rxPackets: 0, rxBytes: 0, rxErrors: 0, rxDropped: 0, txPackets: 0, txBytes: 0, txErrors: 0, txDropped: 0,
+    rxGso: 0, rxMultiSlot: 0, txGso: 0, txGsoMaxBytes: 0,
+  };
+}
+
+/** A GSO packet's extra: segment size (the MSS) and XEN_NETIF_GSO_TYPE_*. */
+export interface TxGso {
+  size: number;
+  type: number;
 }
 
 export interface RxInfo {
@@ -220,9 +237,10 @@ export class NetfrontQueue {
 
   /**
    * Queues one frame, in one slot, or with `sg` one page per slot chained by more_data (at most
-   * 16 for 64 KiB, within the 18-slot rule); false when the ring (or the id space) is full.
+   * 16 for 64 KiB, within the 18-slot rule), a GSO extra after the first when `gso` is given;
+   * false when the ring (or the id space) is full.
    */
-  send(frame: Uint8Array, flags: number): boolean {
+  send(frame: Uint8Array, flags: number, gso?: TxGso): boolean {
     const max = this.sg ? XEN_NETIF_MAX_TX_SIZE : PAGE_SIZE;
     if (frame.length < ETH_HLEN || frame.length > max) {
       throw new RangeError(`frame of ${frame.length} bytes cannot be sent (${ETH_HLEN}..${max})`);
@@ -232,8 +250,8 @@ export class NetfrontQueue {
       return false;
     }
     const n = Math.ceil(frame.length / PAGE_SIZE);
-    if (this.tx.freeRequests() < n || this.txFreeIds.length < n) return false;
-    if (n > 1) return this.sendChain(frame, flags, n);
+    if (this.tx.freeRequests() < n + (gso ? 1 : 0) || this.txFreeIds.length < n) return false;
+    if (n > 1 || gso) return this.sendChain(frame, flags, n, gso);
     const id = this.txFreeIds.pop()!;
     let gref: number;
     try {
@@ -250,8 +268,8 @@ export class NetfrontQueue {
     return true;
   }
 
-  /** A frame over several slots: the first says the total, more_data chains them. */
-  private sendChain(frame: Uint8Array, flags: number, n: number): boolean {
+  /** A frame over several slots: the first says the total, more_data chains them, extras follow the first. */
+  private sendChain(frame: Uint8Array, flags: number, n: number, gso?: TxGso): boolean {
     const ids = this.txFreeIds.splice(this.txFreeIds.length - n, n);
     const grefs: number[] = [];
     try {
@@ -268,11 +286,22 @@ export class NetfrontQueue {
     for (let i = 0; i < n; i++) {
       const size = i === 0 ? frame.length : Math.min(PAGE_SIZE, frame.length - i * PAGE_SIZE);
       this.txPending[ids[i]!] = i === 0 ? { gref: grefs[i]!, size } : { gref: grefs[i]!, size: 0, frag: true };
-      this.putTxRequest({ gref: grefs[i]!, offset: 0, flags: (i === 0 ? flags : 0) | (i < n - 1 ? NETTXF_more_data : 0),
-        id: ids[i]!, size });
+      const first = i === 0 ? flags | (gso ? NETTXF_extra_info : 0) : 0;
+      this.putTxRequest({ gref: grefs[i]!, offset: 0, flags: first | (i < n - 1 ? NETTXF_more_data : 0), id: ids[i]!, size });
+      if (i === 0 && gso) this.putGsoExtra(gso);
+    }
+    if (gso) {
+      this.counters.txGso++;
+      this.counters.txGsoMaxBytes = Math.max(this.counters.txGsoMaxBytes, frame.length);
     }
     this.pushTx();
     return true;
+  }
+
+  private putGsoExtra(gso: TxGso): void {
+    const extra = new Uint8Array(8);
+    writeGsoExtra(new DataView(extra.buffer), 0, { flags: 0, size: gso.size, type: gso.type });
+    this.putTxExtra(extra);
   }
 
   private grantFailed(err: unknown): false {
@@ -474,6 +503,8 @@ export class NetfrontQueue {
       } else {
         this.counters.rxPackets++;
         this.counters.rxBytes += pkt.frame.length;
+        if (pkt.info.gso) this.counters.rxGso++;
+        if (pkt.info.slots > 1) this.counters.rxMultiSlot++;
         frames.push({ frame: pkt.frame, info: pkt.info });
       }
     }

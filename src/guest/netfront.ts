@@ -19,13 +19,15 @@
 // frontend directory the toolstack has just removed is never brought back by a late write.
 
 import { flowHash } from '../protocol/flow-hash.js';
-import { NETTXF_csum_blank, NETTXF_data_validated } from '../protocol/netif.js';
+import {
+  NETTXF_csum_blank, NETTXF_data_validated, XEN_NETIF_GSO_TYPE_TCPV4, XEN_NETIF_GSO_TYPE_TCPV6,
+} from '../protocol/netif.js';
 import { parseXenbusState, XenbusState, type XenbusStateValue, xenbusStateName } from '../protocol/xenbus.js';
 import type { Domain } from '../xen/domain.js';
 import type { EventChannels } from '../xen/event-channel.js';
 import {
   type Leftover, newCounters, type NetfrontCounters, NetfrontQueue, type QueueInfo, type RawTxExtra,
-  type RawTxRequest, type RxInfo, type TxResult,
+  type RawTxRequest, type RxInfo, type TxGso, type TxResult,
 } from './netfront-queue.js';
 import { parseMac } from './packet.js';
 import {
@@ -40,11 +42,16 @@ const ENOMEM = 12;
 const ENODEV = 19;
 
 /**
- * Keys a full Linux netfront also writes (feature-sg, feature-gso-tcpv4/6,
- * feature-ipv6-csum-offload). The backend this vifd talks to is single-slot like QEMU's, so
- * none is advertised yet; the rx path already accepts multi-slot and GSO-extra packets.
+ * What Linux's netfront advertises in talk_to_netback: it takes multi-slot rx packets, GSO
+ * packets with their extra, and partial checksums for IPv6 as well as IPv4. Without `gso`
+ * the GSO keys are left out (a netfront whose TSO is switched off).
  */
-const EXTRA_FRONTEND_FEATURES: Readonly<Record<string, string>> = {};
+function frontendFeatures(gso: boolean): Record<string, string> {
+  const keys: Record<string, string> = { 'feature-sg': '1' };
+  if (gso) Object.assign(keys, { 'feature-gso-tcpv4': '1', 'feature-gso-tcpv6': '1' });
+  keys['feature-ipv6-csum-offload'] = '1';
+  return keys;
+}
 
 /** Backend keys read at connect, kept for operators (and for the day sg/gso are advertised). */
 const BACKEND_FEATURES = ['feature-sg', 'feature-gso-tcpv4', 'feature-gso-tcpv6', 'feature-ipv6-csum-offload',
@@ -62,6 +69,8 @@ export interface NetfrontOptions {
   reconnectOnInitWait?: boolean;
   /** Queues to ask for (Linux's xennet max_queues); the backend's maximum caps it. Default 1. */
   queues?: number;
+  /** Advertise feature-gso-tcpv4/-tcpv6 (default true): GSO packets both ways when the backend has them too. */
+  gso?: boolean;
 }
 
 export interface SendOptions {
@@ -69,6 +78,8 @@ export interface SendOptions {
   csumBlank?: boolean;
   /** The packet is known good (data_validated). */
   dataValidated?: boolean;
+  /** A GSO packet: segment size and XEN_NETIF_GSO_TYPE_*; only when gsoAvailable() says so. */
+  gso?: TxGso;
 }
 
 export interface NetfrontEvents {
@@ -202,8 +213,22 @@ export class Netfront {
     }
     const flags = opts.csumBlank ? NETTXF_csum_blank | NETTXF_data_validated
       : opts.dataValidated ? NETTXF_data_validated : 0;
+    if (opts.gso && !this.gsoAvailable(opts.gso.type)) {
+      throw new RangeError(`GSO type ${opts.gso.type} was not negotiated with the backend`);
+    }
     const queue = queues.length === 1 ? queues[0]! : queues[flowHash(frame) % queues.length]!;
-    return queue.send(frame, flags);
+    return queue.send(frame, flags, opts.gso);
+  }
+
+  /**
+   * Whether GSO packets of `type` may be sent: both ends advertised it (Linux's NETIF_F_TSO
+   * after xennet_fix_features), and the backend takes multi-slot packets.
+   */
+  gsoAvailable(type: number = XEN_NETIF_GSO_TYPE_TCPV4): boolean {
+    if (this.queues.length === 0 || !(this.opts.gso ?? true) || this.backendFeatures['feature-sg'] !== '1') return false;
+    if (type === XEN_NETIF_GSO_TYPE_TCPV4) return this.backendFeatures['feature-gso-tcpv4'] === '1';
+    if (type === XEN_NETIF_GSO_TYPE_TCPV6) return this.backendFeatures['feature-gso-tcpv6'] === '1';
+    return false;
   }
 
   /** How many queues are connected (0 while unconnected). */
@@ -437,7 +462,7 @@ export class Netfront {
         for (const [i, q] of queues.entries()) await writeQueueKeys(count === 1 ? '' : `queue-${i}/`, q, w);
         await w('request-rx-copy', 1);
         await w('feature-rx-notify', 1);
-        for (const [key, value] of Object.entries(EXTRA_FRONTEND_FEATURES)) await w(key, value);
+        for (const [key, value] of Object.entries(frontendFeatures(this.opts.gso ?? true))) await w(key, value);
         await w('state', XenbusState.Connected);
       });
     } catch (err) {

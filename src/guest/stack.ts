@@ -13,10 +13,20 @@ import {
 } from './packet.js';
 import { defaultGuestLog, errorText, type GuestLog } from './xs.js';
 
+/** How a frame's checksum stands and how the backend may segment it (Netfront's SendOptions). */
+export interface LinkSendOptions {
+  /** The L4 checksum field holds only the pseudo-header sum (CHECKSUM_PARTIAL). */
+  csumBlank?: boolean;
+  /** A GSO packet: MSS and XEN_NETIF_GSO_TYPE_*. */
+  gso?: { size: number; type: number };
+}
+
 export interface StackLink {
   /** The vif's MAC as xenstore spells it; null until known. */
   readonly mac: string | null;
-  send(frame: Uint8Array): boolean;
+  send(frame: Uint8Array, opts?: LinkSendOptions): boolean;
+  /** Whether GSO packets of this XEN_NETIF_GSO_TYPE_* can be sent now; links without it have none. */
+  gsoAvailable?(type: number): boolean;
 }
 
 export interface StackConfig {
@@ -294,11 +304,19 @@ export class NetStack {
 
   // --- send path
 
-  /** Sends an IPv4 packet from our address; false when the link refused it (ring full, no MAC). */
-  sendIpv4(dstMac: Mac, dst: Ipv4, protocol: number, payload: Uint8Array): boolean {
+  /**
+   * Sends an IPv4 packet from our address; false when the link refused it (ring full, no MAC).
+   * `opts` passes a partial checksum or GSO on to the link.
+   */
+  sendIpv4(dstMac: Mac, dst: Ipv4, protocol: number, payload: Uint8Array, opts?: LinkSendOptions): boolean {
     const mac = this.ourMac();
     if (!mac || this.closed) return false;
-    return this.transmit(ipv4Frame(mac, dstMac, { protocol, src: this.address, dst, payload }), `ip proto ${protocol}`);
+    return this.transmit(ipv4Frame(mac, dstMac, { protocol, src: this.address, dst, payload }), `ip proto ${protocol}`, opts);
+  }
+
+  /** Whether the link can take GSO packets of this XEN_NETIF_GSO_TYPE_* now. */
+  gsoAvailable(type: number): boolean {
+    return this.link.gsoAvailable?.(type) ?? false;
   }
 
   private echoOnce(ip: Ipv4, dstMac: Mac, id: number, seq: number, payload: Uint8Array, timeoutMs: number): Promise<number | null> {
@@ -338,10 +356,10 @@ export class NetStack {
     if (sent) this.counters.arpRequestsOut++;
   }
 
-  private transmit(frame: Uint8Array, what: string): boolean {
+  private transmit(frame: Uint8Array, what: string, opts?: LinkSendOptions): boolean {
     let ok = false;
     try {
-      ok = this.link.send(frame);
+      ok = opts ? this.link.send(frame, opts) : this.link.send(frame);
     } catch (err) {
       this.log(`stack ${formatIpv4(this.address)}: sending ${what} failed: ${errorText(err)}`);
     }

@@ -6,13 +6,19 @@
 // doubles, fast retransmit on three duplicate ACKs), and close both ways with FIN. No window
 // scaling, no SACK, no TIME_WAIT: the peer keeps those.
 //
+// With GSO (the endpoint's `gso`, on by default, and the link's feature-gso-tcpv4) it sends as
+// Linux does with TSO: segments of up to 64 KiB with gso_size = the peer's MSS and a partial
+// checksum, for the backend's side to cut into MSS-sized frames and finish. Received segments
+// may be as large (the backend's GSO), their checksums already vouched for by the backend.
+//
 //   LISTEN ─SYN/SYN-ACK─► SYN_RCVD ─ACK─► ESTABLISHED ─┬─ peer FIN ─► (ACK) ... our FIN ─► ACKed ─► CLOSED
 //                                                      └─ our FIN ─► (ACKed) ... peer FIN ─► CLOSED
 //   any state ─RST─► CLOSED
 
+import { XEN_NETIF_GSO_TYPE_TCPV4, XEN_NETIF_MAX_TX_SIZE } from '../protocol/netif.js';
 import { IPPROTO_TCP, formatIpv4, type Ipv4, type Mac } from './packet.js';
-import type { NetStack } from './stack.js';
-import { l4Checksum } from './transport.js';
+import type { LinkSendOptions, NetStack } from './stack.js';
+import { l4Checksum, l4PartialChecksum } from './transport.js';
 
 const FIN = 0x01;
 const SYN = 0x02;
@@ -28,6 +34,8 @@ const RTO_MIN_MS = 200;
 const RTO_MAX_MS = 3000;
 /** Gives up on a connection after this many timeouts in a row. */
 const MAX_RETRIES = 12;
+/** The most payload one GSO segment carries: the largest tx packet less Ethernet, IPv4 and TCP headers. */
+const GSO_MAX_PAYLOAD = XEN_NETIF_MAX_TX_SIZE - 14 - 20 - HLEN;
 
 /** Sequence-space comparisons modulo 2^32. */
 const seqLt = (a: number, b: number): boolean => ((a - b) | 0) < 0;
@@ -109,7 +117,8 @@ export class TcpConnection {
   private oooBytes = 0;
 
   constructor(private readonly stack: NetStack, readonly remoteIp: Ipv4, private readonly remoteMac: Mac,
-    readonly remotePort: number, readonly localPort: number, syn: Segment, private readonly gone: () => void) {
+    readonly remotePort: number, readonly localPort: number, syn: Segment, private readonly gone: () => void,
+    private readonly gsoWanted: () => boolean = () => false) {
     this.rcvNxt = (syn.seq + 1) >>> 0;
     this.peerWindow = syn.window;
     this.mss = Math.min(OUR_MSS, syn.mss ?? DEFAULT_MSS);
@@ -256,10 +265,12 @@ export class TcpConnection {
     if (this.state !== 'ESTABLISHED') return;
     const end = (this.pendingSeq + this.pending.length) >>> 0;
     const limit = (this.sndUna + Math.min(this.peerWindow, WINDOW)) >>> 0;
+    const gso = this.gso();
+    const most = gso ? Math.floor(GSO_MAX_PAYLOAD / this.mss) * this.mss : this.mss;
     while (seqLt(this.sndNxt, end) && seqLt(this.sndNxt, limit)) {
-      const len = Math.min(this.mss, (end - this.sndNxt) >>> 0, (limit - this.sndNxt) >>> 0);
+      const len = Math.min(most, (end - this.sndNxt) >>> 0, (limit - this.sndNxt) >>> 0);
       const from = (this.sndNxt - this.pendingSeq) >>> 0;
-      if (!this.send(ACK | PSH, this.sndNxt, this.pending.subarray(from, from + len))) return this.retrySoon();
+      if (!this.send(ACK | PSH, this.sndNxt, this.pending.subarray(from, from + len), undefined, gso)) return this.retrySoon();
       this.stats.bytesOut += len;
       this.sndNxt = (this.sndNxt + len) >>> 0;
     }
@@ -322,7 +333,16 @@ export class TcpConnection {
     if (!this.timer) this.restartTimer();
   }
 
-  private send(flags: number, seq: number, payload: Uint8Array, options = new Uint8Array(0)): boolean {
+  /** GSO now: wanted by the endpoint and available on the link (it may come and go with reconnects). */
+  private gso(): boolean {
+    return this.gsoWanted() && this.stack.gsoAvailable(XEN_NETIF_GSO_TYPE_TCPV4);
+  }
+
+  /**
+   * One segment. With `offload` its checksum is left partial (the pseudo-header sum only) and
+   * a payload over the MSS goes as one GSO packet.
+   */
+  private send(flags: number, seq: number, payload: Uint8Array, options = new Uint8Array(0), offload = false): boolean {
     const hlen = HLEN + options.length;
     const seg = new Uint8Array(hlen + payload.length);
     const v = new DataView(seg.buffer);
@@ -335,8 +355,15 @@ export class TcpConnection {
     v.setUint16(14, WINDOW);
     seg.set(options, HLEN);
     seg.set(payload, hlen);
-    v.setUint16(16, l4Checksum(this.stack.address, this.remoteIp, IPPROTO_TCP, seg));
-    const ok = this.stack.sendIpv4(this.remoteMac, this.remoteIp, IPPROTO_TCP, seg);
+    let link: LinkSendOptions | undefined;
+    if (offload) {
+      v.setUint16(16, l4PartialChecksum(this.stack.address, this.remoteIp, IPPROTO_TCP, seg.length));
+      link = { csumBlank: true };
+      if (payload.length > this.mss) link.gso = { size: this.mss, type: XEN_NETIF_GSO_TYPE_TCPV4 };
+    } else {
+      v.setUint16(16, l4Checksum(this.stack.address, this.remoteIp, IPPROTO_TCP, seg));
+    }
+    const ok = this.stack.sendIpv4(this.remoteMac, this.remoteIp, IPPROTO_TCP, seg, link);
     if (ok) this.stats.segmentsOut++;
     return ok;
   }
@@ -363,6 +390,8 @@ export class TcpEndpoint {
   private readonly listeners = new Map<number, (c: TcpConnection) => void>();
   private readonly conns = new Map<string, TcpConnection>();
   resets = 0;
+  /** Send with GSO and partial checksums when the link has them; off, every segment is MSS-sized and checksummed. */
+  gso = true;
 
   constructor(private readonly stack: NetStack) {}
 
@@ -388,7 +417,8 @@ export class TcpEndpoint {
     if (conn) return conn.receive(seg);
     const accept = this.listeners.get(seg.dstPort);
     if (accept && (seg.flags & (SYN | ACK | RST)) === SYN) {
-      const c = new TcpConnection(this.stack, src, srcMac, seg.srcPort, seg.dstPort, seg, () => this.conns.delete(key));
+      const c = new TcpConnection(this.stack, src, srcMac, seg.srcPort, seg.dstPort, seg, () => this.conns.delete(key),
+        () => this.gso);
       this.conns.set(key, c);
       accept(c);
       return;

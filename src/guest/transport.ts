@@ -28,6 +28,14 @@ export function l4Checksum(src: Ipv4, dst: Ipv4, protocol: number, segment: Uint
   return ~fold(onesSum(segment, 0, segment.length, pseudoSum(src, dst, protocol, segment.length))) & 0xffff;
 }
 
+/**
+ * What a partial checksum leaves in the field (CHECKSUM_PARTIAL): the pseudo-header sum, folded
+ * but not complemented; whoever finishes it adds the segment and complements.
+ */
+export function l4PartialChecksum(src: Ipv4, dst: Ipv4, protocol: number, length: number): number {
+  return fold(pseudoSum(src, dst, protocol, length));
+}
+
 export function encodeUdp(src: Ipv4, dst: Ipv4, srcPort: number, dstPort: number, payload: Uint8Array): Uint8Array {
   const out = new Uint8Array(UDP_HLEN + payload.length);
   const v = new DataView(out.buffer);

@@ -104,6 +104,19 @@ export function writeRxResponse(v: DataView, at: number, r: RxResponse): void {
   v.setInt16(at + 6, r.status, true);
 }
 
+/** A GSO extra-info slot (netif_extra_info with type GSO): MSS and GSO type. */
+export interface GsoExtra { flags: number; size: number; type: number }
+
+/** Writes a GSO extra into an rx response slot or a tx request slot (8 bytes, features 0). */
+export function writeGsoExtra(v: DataView, at: number, e: GsoExtra): void {
+  v.setUint8(at, XEN_NETIF_EXTRA_TYPE_GSO);
+  v.setUint8(at + 1, e.flags);
+  v.setUint16(at + 2, e.size, true);
+  v.setUint8(at + 4, e.type);
+  v.setUint8(at + 5, 0);
+  v.setUint16(at + 6, 0, true);
+}
+
 /** Describes tx flags the way QEMU's trace does (" csum_blank data_validated ..."). */
 export function describeTxFlags(flags: number): string {
   return [

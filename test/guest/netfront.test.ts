@@ -8,7 +8,7 @@ import { NetStack } from '../../src/guest/stack.js';
 import type { GuestXs } from '../../src/guest/xs.js';
 import {
   NET_TX_RING_SIZE, NETIF_RSP_ERROR, NETIF_RSP_NULL, NETIF_RSP_OKAY, NETRXF_extra_info, NETRXF_more_data, NETTXF_csum_blank,
-  NETTXF_data_validated, NETTXF_more_data,
+  NETTXF_data_validated, NETTXF_extra_info, NETTXF_more_data,
 } from '../../src/protocol/netif.js';
 import { XenbusState } from '../../src/protocol/xenbus.js';
 import { GTF_permit_access, GTF_readonly } from '../../src/xen/grant-table.js';
@@ -74,7 +74,8 @@ describe('netfront against a QEMU-like backend', function () {
     it('publishes rings, port and features together with state 4 in one transaction', async () => {
       const calls: Array<{ op: string; path?: string; tx?: unknown }> = [];
       await up({ wrap: recording(calls) });
-      const keys = ['tx-ring-ref', 'rx-ring-ref', 'event-channel', 'request-rx-copy', 'feature-rx-notify', 'state'];
+      const keys = ['tx-ring-ref', 'rx-ring-ref', 'event-channel', 'request-rx-copy', 'feature-rx-notify', 'feature-sg',
+        'feature-gso-tcpv4', 'feature-gso-tcpv6', 'feature-ipv6-csum-offload', 'state'];
       const writes = calls.filter((c) => c.op === 'write' && keys.some((k) => c.path === `${peer.fe}/${k}`));
       expect(writes.map((c) => c.path!.split('/').pop())).to.deep.equal(keys);
       const tx = writes[0]!.tx;
@@ -82,8 +83,10 @@ describe('netfront against a QEMU-like backend', function () {
       expect(writes.every((c) => c.tx === tx)).to.equal(true);
       expect(peer.fe_read('request-rx-copy')).to.equal('1');
       expect(peer.fe_read('feature-rx-notify')).to.equal('1');
-      expect(peer.fe_read('feature-sg')).to.equal(undefined);
-      expect(peer.fe_read('feature-gso-tcpv4')).to.equal(undefined);
+      // As Linux's netfront: multi-slot rx, GSO both families, IPv6 partial checksums.
+      for (const key of ['feature-sg', 'feature-gso-tcpv4', 'feature-gso-tcpv6', 'feature-ipv6-csum-offload']) {
+        expect(peer.fe_read(key), key).to.equal('1');
+      }
     });
 
     it('grants both ring pages writable to the backend and offers it an unbound port', async () => {
@@ -354,6 +357,7 @@ describe('netfront against a QEMU-like backend', function () {
         ]);
         await eventually(() => got.length === 1, 'frame');
         expect(Buffer.from(got[0]!).equals(Buffer.from(whole))).to.equal(true);
+        expect(nf.counters).to.include({ rxMultiSlot: 1, rxGso: 0 });
         const rx = nf.summary().rings!.rx;
         expect(rx.reqProdPvt - rx.rspCons).to.equal(256);
       });
@@ -364,6 +368,7 @@ describe('netfront against a QEMU-like backend', function () {
         peer.rawRxSlots([{ offset: 0, status: 200, flags: NETRXF_extra_info, data: frameOf(200) }, { extra: gsoExtra(1) }]);
         await eventually(() => got.length === 1, 'frame');
         expect(got[0]).to.deep.equal({ len: 200, gso: { size: 1448, type: 1 } });
+        expect(nf.counters).to.include({ rxMultiSlot: 0, rxGso: 1 });
         const rx = nf.summary().rings!.rx;
         expect(rx.reqProdPvt - rx.rspCons).to.equal(256);
       });
@@ -373,8 +378,9 @@ describe('netfront against a QEMU-like backend', function () {
         nf.onFrame = () => { got++; };
         peer.rawRxSlots([{ offset: 0, status: 60, flags: NETRXF_extra_info, data: frameOf(60) }, { extra: gsoExtra(9) }]);
         peer.rawRxSlots([{ offset: 0, status: 60, flags: NETRXF_extra_info, data: frameOf(60) }, { extra: gsoExtra(1, 0, 0) }]);
+        peer.rawRxSlots([{ offset: 0, status: 60, flags: NETRXF_extra_info, data: frameOf(60) }, { extra: gsoExtra(1, 0, 1448, 3) }]);
         peer.rawRxSlots([{ offset: 0, status: 60, flags: NETRXF_extra_info, data: frameOf(60) }]);
-        await eventually(() => nf.counters.rxErrors === 3, 'three drops');
+        await eventually(() => nf.counters.rxErrors === 4, 'four drops');
         peer.deliver(frameOf(60));
         await eventually(() => got === 1, 'the next good frame');
         expect(nf.broken).to.equal(null);
@@ -410,6 +416,32 @@ describe('netfront against a QEMU-like backend', function () {
       peer.deliver(frameOf(60));
       await new Promise((res) => setTimeout(res, 20));
       expect(got).to.have.length(0);
+    });
+  });
+
+  describe('GSO on tx, with a backend that offers it', () => {
+    beforeEach(() => up({}, { features: { 'feature-rx-copy': '1', 'feature-sg': '1', 'feature-gso-tcpv4': '1' } }));
+
+    it('sends the first slot with extra_info, the GSO extra, then the data slots', async () => {
+      expect(nf.gsoAvailable()).to.equal(true);
+      const frame = frameOf(9000, 0x5a);
+      expect(nf.send(frame, { csumBlank: true, gso: { size: 1448, type: 1 } })).to.equal(true);
+      const first = peer.consumeTxRequest();
+      expect(first.flags).to.equal(NETTXF_csum_blank | NETTXF_data_validated | NETTXF_extra_info | NETTXF_more_data);
+      expect(first.size).to.equal(9000);
+      // The extra slot, read as a request: type GSO, flags 0, size 1448 in the gref word; GSO type in offset.
+      const extra = peer.consumeTxRequest();
+      expect(extra.gref).to.equal((1 | (1448 << 16)) >>> 0);
+      expect(extra.offset & 0xff).to.equal(1);
+      const second = peer.consumeTxRequest();
+      const third = peer.consumeTxRequest();
+      expect([second.size, second.flags, third.size, third.flags]).to.deep.equal([4096, NETTXF_more_data, 9000 - 8192, 0]);
+      expect(nf.counters).to.include({ txGso: 1, txGsoMaxBytes: 9000 });
+    });
+
+    it('refuses a GSO type the backend did not offer', () => {
+      expect(nf.gsoAvailable(2)).to.equal(false);
+      expect(() => nf.send(frameOf(3000), { gso: { size: 1448, type: 2 } })).to.throw(RangeError, /not negotiated/);
     });
   });
 

@@ -1,9 +1,11 @@
-// Fills in the L4 checksum of a frame whose guest left it blank (NETTXF_csum_blank), as QEMU's
-// net_checksum_calculate() does for IPv4 TCP and UDP. Anything else is left untouched.
+// L4 checksums done in software: filling in one a guest left blank (NETTXF_csum_blank) for a
+// peer that cannot take it, as QEMU's net_checksum_calculate() does for IPv4 TCP and UDP
+// (anything else is left untouched), finishing a partial one for a frontend that cannot take
+// it, and the pseudo-header sum a partial checksum starts from.
 
-const ETH_P_IP = 0x0800;
-const IPPROTO_TCP = 6;
-const IPPROTO_UDP = 17;
+export const ETH_P_IP = 0x0800;
+export const IPPROTO_TCP = 6;
+export const IPPROTO_UDP = 17;
 
 function sum16(data: Uint8Array, start: number, end: number, acc: number): number {
   let i = start;
@@ -44,4 +46,33 @@ export function fillL4Checksum(frame: Uint8Array): boolean {
   frame[csumAt] = csum >> 8;
   frame[csumAt + 1] = csum & 0xff;
   return true;
+}
+
+/**
+ * Finishes a partial checksum (CHECKSUM_PARTIAL, virtio's NEEDS_CSUM) for a receiver that cannot
+ * take one: the field at start + offset holds the pseudo-header sum; the sum from `start` to the
+ * end of the frame, complemented, replaces it. False if the field lies outside the frame.
+ */
+export function finishPartialChecksum(frame: Uint8Array, start: number, offset: number): boolean {
+  const at = start + offset;
+  if (at + 2 > frame.length) return false;
+  const csum = ~fold(sum16(frame, start, frame.length, 0)) & 0xffff;
+  frame[at] = csum >> 8;
+  frame[at + 1] = csum & 0xff;
+  return true;
+}
+
+/**
+ * Writes the pseudo-header sum (not complemented) that a partial checksum starts from into the
+ * L4 checksum field at `field`: what Linux's netback does for a GSO packet a frontend sent
+ * without NETTXF_csum_blank (recalculate_partial_csum).
+ */
+export function writePseudoHeaderSum(frame: Uint8Array, l3: number, l4: number, ipv6: boolean, proto: number,
+  field: number): void {
+  const len = frame.length - l4;
+  let acc = ipv6 ? sum16(frame, l3 + 8, l3 + 40, 0) : sum16(frame, l3 + 12, l3 + 20, 0);
+  acc += proto + (len & 0xffff) + Math.floor(len / 0x10000);
+  const sum = fold(acc);
+  frame[field] = sum >> 8;
+  frame[field + 1] = sum & 0xff;
 }

@@ -37,6 +37,8 @@ export interface NativeAddon {
   pollStop(handle: unknown): void;
   /** TUNSETCARRIER: the tap's carrier on or off. */
   tapSetCarrier(fd: number, on: boolean): void;
+  /** TUNSETOFFLOAD: which TUN_F_* frames (partial checksum, GSO) the kernel may hand this tap. */
+  tapSetOffload(fd: number, flags: number): void;
   /** A non-blocking AF_UNIX datagram socket, bound to `localPath` when given. */
   unixDgramOpen(localPath: string | null): number;
   /** Bytes sent, or -errno. */
@@ -44,6 +46,11 @@ export interface NativeAddon {
 }
 
 export const EAGAIN = 11;
+
+/** TUNSETOFFLOAD flags (linux/if_tun.h). */
+export const TUN_F_CSUM = 0x01;
+export const TUN_F_TSO4 = 0x02;
+export const TUN_F_TSO6 = 0x04;
 
 let addon: NativeAddon | undefined;
 

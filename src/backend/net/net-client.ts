@@ -2,25 +2,45 @@
 // from (QEMU's NetClientState peer). A tap is one; others (socket backends, hubs) plug in the
 // same way.
 
+import type { VirtioNetHdr } from '../../protocol/virtio-net-hdr.js';
+
 /**
- * A frame for the guest side. `more`: further frames of the same batch follow at once, so the
- * receiver may leave its per-batch work (pushing ring responses, notifying) to the last one.
- * A client that passes `more` always ends a batch with a frame without it.
+ * A frame for the guest side. `hdr`: how its checksum stands and how to segment it, from peers
+ * that carry one. `more`: further frames of the same batch follow at once, so the receiver may
+ * leave its per-batch work (pushing ring responses, notifying) to the last one; a client that
+ * passes `more` always ends a batch with a frame without it.
  */
-export type FrameReceiver = (frame: Uint8Array, more?: boolean) => void;
+export type FrameReceiver = (frame: Uint8Array, hdr?: VirtioNetHdr, more?: boolean) => void;
+
+/** The offloads a peer with a virtio_net_hdr may be told to hand over (TUNSETOFFLOAD). */
+export interface PeerOffloads {
+  csum: boolean;
+  tso4: boolean;
+  tso6: boolean;
+}
 
 export interface NetClient {
   readonly id: string;
   readonly type: string;
   /** Frames from the host towards the guest are handed to `fn`. */
   setReceiver(fn: FrameReceiver | null): void;
-  /** A frame from the guest towards the host; false if it was dropped. */
-  send(frame: Uint8Array): boolean;
+  /**
+   * A frame from the guest towards the host; false if it was dropped. `hdr` (partial checksum,
+   * GSO) is only given to peers with `vnetHdr`; the others get finished frames.
+   */
+  send(frame: Uint8Array, hdr?: VirtioNetHdr): boolean;
   /**
    * Clients that batch writes hold what send() accepted until here (or the end of the current
    * callback at the latest); returns how many of those frames were dropped after all.
    */
   flush?(): number;
+  /**
+   * The peer carries a virtio_net_hdr with each frame (a tap with vnet_hdr), so the offloads
+   * can be negotiated with the guest (as QEMU's virtio-net, which offers them only then).
+   */
+  readonly vnetHdr?: boolean;
+  /** Which offloaded frames the peer may hand over from now on; only with `vnetHdr`. */
+  setOffloads?(o: PeerOffloads): void;
   /** One line for `info network`. */
   describe(): string;
   /**

@@ -171,7 +171,8 @@ export class NetdevRegistry extends EventEmitter<NetdevRegistryEvents> {
     let tap: TapNetClient;
     try {
       tap = new TapNetClient(opts.id, {
-        id: opts.id, ifname, vnetHdr: opts.vnet_hdr ?? false, downscript,
+        // QEMU's default: a virtio_net_hdr whenever the kernel has one (all kernels vifd runs on).
+        id: opts.id, ifname, vnetHdr: opts.vnet_hdr ?? true, downscript,
         info: `script=${script || 'no'},downscript=${downscript || 'no'}`,
       });
     } catch (err) {

@@ -42,15 +42,25 @@ export class TapWriter {
     return this.count;
   }
 
-  /** Holds a copy of `frame` for the next batch. */
-  queue(frame: Uint8Array): void {
-    if (frame.length > this.buf.length) throw new RangeError(`tap frame of ${frame.length} bytes (max ${this.buf.length})`);
-    if (this.count === BATCH_FRAMES || this.used + frame.length > this.buf.length) this.unreported += this.writeHeld();
-    this.buf.set(frame, this.used);
+  /** The largest frame queue() takes, head included. */
+  get maxFrame(): number {
+    return this.buf.length;
+  }
+
+  /**
+   * Holds a copy of `part` followed by `rest`, as one frame, for the next batch: a frame, or a
+   * vnet header and its frame without putting them together first.
+   */
+  queue(part: Uint8Array, rest?: Uint8Array): void {
+    const len = part.length + (rest?.length ?? 0);
+    if (len > this.buf.length) throw new RangeError(`tap frame of ${len} bytes (max ${this.buf.length})`);
+    if (this.count === BATCH_FRAMES || this.used + len > this.buf.length) this.unreported += this.writeHeld();
+    this.buf.set(part, this.used);
+    if (rest) this.buf.set(rest, this.used + part.length);
     this.offsets[this.count] = this.used;
-    this.lengths[this.count] = frame.length;
+    this.lengths[this.count] = len;
     this.count++;
-    this.used += frame.length;
+    this.used += len;
     if (!this.flushQueued) {
       // Nothing runs between this callback's end and the microtask: no latency is added.
       this.flushQueued = true;

@@ -1,19 +1,22 @@
 // A Linux tap as a NetClient: TUNSETIFF through the addon, frames read a wake-up's worth at a
-// time (tap-reader.ts) and written a batch at a time (tap-writer.ts). With vnet_hdr the kernel
-// puts a 10-byte virtio_net_hdr before every frame; vifd offers no offloads, so it writes an
-// all-zero header and strips the one it reads.
+// time (tap-reader.ts) and written a batch at a time (tap-writer.ts). With vnet_hdr every frame
+// carries a 10-byte virtio_net_hdr both ways: the guest's partial checksums and GSO frames go
+// out as they are, and the kernel hands over such frames only once told which ones the guest
+// takes (setOffloads, TUNSETOFFLOAD).
 
 import { Logger } from '../../common/log.js';
-import { native } from './native.js';
-import type { FrameReceiver, NetClient } from './net-client.js';
+import {
+  isPlainVnetHdr, PLAIN_VNET_HDR, readVnetHdr, VNET_HDR_LEN, type VirtioNetHdr, writeVnetHdr,
+} from '../../protocol/virtio-net-hdr.js';
+import { native, TUN_F_CSUM, TUN_F_TSO4, TUN_F_TSO6 } from './native.js';
+import type { FrameReceiver, NetClient, PeerOffloads } from './net-client.js';
 import { isScript, launchScript } from './scripts.js';
 import { TapReader } from './tap-reader.js';
 import { TapWriter } from './tap-writer.js';
 
-const MAX_FRAME = 65536;
+/** A GSO frame: 64 KiB of IP packet, its Ethernet header (and a VLAN tag) and the vnet header. */
+const MAX_FRAME = 65536 + 32;
 const MAX_READ_ERRORS_IN_A_ROW = 1000;
-/** struct virtio_net_hdr without num_buffers: the size a tap uses unless told otherwise. */
-const VNET_HDR_LEN = 10;
 
 export interface TapOptions {
   id: string;
@@ -34,7 +37,11 @@ export class TapNetClient implements NetClient {
   private reader: TapReader | null = null;
   private readonly writer: TapWriter;
   private receiver: FrameReceiver | null = null;
-  private readonly vnetHdr: boolean;
+  readonly vnetHdr: boolean;
+  /** The header of the frame being queued (the writer copies it next to the frame). */
+  private readonly hbuf = new Uint8Array(VNET_HDR_LEN);
+  /** Frames refused before reaching the writer (too big). */
+  private refused = 0;
   private closed = false;
   /** setReceiving(false): the poll is stopped and frames wait in the kernel's queue. */
   private paused = false;
@@ -51,6 +58,8 @@ export class TapNetClient implements NetClient {
     this.writer = new TapWriter(n, this.fd, (errno) => this.log.debug(`write failed: errno ${errno}`),
       VNET_HDR_LEN + MAX_FRAME);
     try {
+      // A tap reopened by name keeps the offloads its last user set: start from none.
+      if (this.vnetHdr) n.tapSetOffload(this.fd, 0);
       if (opts.up ?? true) n.linkSetUp(this.ifname, true);
       this.reader = this.startReading();
     } catch (err) {
@@ -63,25 +72,44 @@ export class TapNetClient implements NetClient {
     this.receiver = fn;
   }
 
-  /** Frames whose write failed. */
+  /** Frames whose write failed, or that could not be written at all. */
   get txDropped(): number {
-    return this.writer.dropped;
+    return this.writer.dropped + this.refused;
   }
 
-  /** Held for the next batch: true unless the tap is closed; a failed write shows in flush(). */
-  send(frame: Uint8Array): boolean {
+  /** Held for the next batch: true unless it cannot go; a failed write shows in flush(). */
+  send(frame: Uint8Array, hdr?: VirtioNetHdr): boolean {
     if (this.closed) return false;
-    let out = frame;
+    const total = (this.vnetHdr ? VNET_HDR_LEN : 0) + frame.length;
+    if (total > this.writer.maxFrame) return this.refuse(`frame of ${frame.length} bytes`);
     if (this.vnetHdr) {
-      out = new Uint8Array(VNET_HDR_LEN + frame.length);
-      out.set(frame, VNET_HDR_LEN);
+      writeVnetHdr(this.hbuf, 0, hdr ?? PLAIN_VNET_HDR);
+      this.writer.queue(this.hbuf, frame);
+    } else {
+      this.writer.queue(frame);
     }
-    this.writer.queue(out);
     return true;
   }
 
   flush(): number {
     return this.writer.flush();
+  }
+
+  private refuse(why: string): false {
+    this.refused++;
+    this.log.debug(`write dropped: ${why}`);
+    return false;
+  }
+
+  setOffloads(o: PeerOffloads): void {
+    if (this.closed || !this.vnetHdr) return;
+    const flags = (o.csum ? TUN_F_CSUM : 0) | (o.tso4 ? TUN_F_TSO4 : 0) | (o.tso6 ? TUN_F_TSO6 : 0);
+    try {
+      native().tapSetOffload(this.fd, flags);
+      this.log.info(`offloads${o.csum ? ' csum' : ''}${o.tso4 ? ' tso4' : ''}${o.tso6 ? ' tso6' : ''}${flags ? '' : ' none'}`);
+    } catch (err) {
+      this.log.warn(`setting offloads 0x${flags.toString(16)} failed: ${(err as Error).message}`);
+    }
   }
 
   describe(): string {
@@ -141,22 +169,26 @@ export class TapNetClient implements NetClient {
   }
 
   /**
-   * One wake-up's frames to the receiver, each its own copy (it may keep them), all but the
-   * last marked `more` so the receiver can do its per-batch work once.
+   * One wake-up's frames to the receiver, each its own copy (it may keep them) with its vnet
+   * header if it says anything, all but the last marked `more` so the receiver can do its
+   * per-batch work once.
    */
   private deliver(buf: Uint8Array, lengths: Uint32Array, count: number): void {
     const from = this.vnetHdr ? VNET_HDR_LEN : 0;
     let held: Uint8Array | null = null;
+    let heldHdr: VirtioNetHdr | undefined;
     let at = 0;
     for (let i = 0; i < count && !this.closed; i++) {
       const len = lengths[i]!;
       if (len > from) {
-        if (held) this.receiver?.(held, true);
+        if (held) this.receiver?.(held, heldHdr, true);
+        const hdr = this.vnetHdr ? readVnetHdr(buf.subarray(at, at + VNET_HDR_LEN)) : PLAIN_VNET_HDR;
+        heldHdr = isPlainVnetHdr(hdr) ? undefined : hdr;
         held = buf.slice(at + from, at + len);
       }
       at += len;
     }
     if (count > 0) this.readErrors = 0;
-    if (held && !this.closed) this.receiver?.(held, false);
+    if (held && !this.closed) this.receiver?.(held, heldHdr, false);
   }
 }

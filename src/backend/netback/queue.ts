@@ -16,11 +16,13 @@
 import type { Logger } from '../../common/log.js';
 import { RX_SLOT_SIZE, TX_SLOT_SIZE } from '../../protocol/netif.js';
 import { BackRing, SharedRing } from '../../protocol/ring.js';
+import type { VirtioNetHdr } from '../../protocol/virtio-net-hdr.js';
 import type { GrantMapping } from '../../xen/grant-table.js';
 import { ConnectFatal } from '../connect-fatal.js';
 import type { Hypervisor } from '../xen-bus.js';
 import type { VifCounters } from './counters.js';
 import type { QueueKeys } from './queue-config.js';
+import type { RxFeatures } from './offload.js';
 import { describeRing, type RingInfo } from './ring-info.js';
 import { NetbackRx } from './rx.js';
 import { type FatalHandler, NetbackTx, type TxDeliver } from './tx.js';
@@ -34,6 +36,10 @@ const EINVAL = 22;
 export interface QueueHooks {
   deliver: TxDeliver;
   fatal: FatalHandler;
+  /** The peer takes a virtio_net_hdr (blank checksums and GSO pass through on tx). */
+  peerVnetHdr: boolean;
+  /** What the frontend negotiated for frames towards it (multi-slot, GSO, partial checksums). */
+  rxFeatures: RxFeatures;
   /** The queue's rx wait fell below RX_WAKE_AT after it had stopped. */
   rxWoken(): void;
   /** A tx sweep ended: what it delivered may go to the peer now. */
@@ -96,8 +102,9 @@ export class NetbackQueue {
     const grants = hv.grantTable(frontend);
     this.txRing = BackRing.attach(new SharedRing(maps[0]!.page, TX_SLOT_SIZE));
     this.rxRing = BackRing.attach(new SharedRing(maps[1]!.page, RX_SLOT_SIZE));
-    this.tx = new NetbackTx(this.txRing, grants, backend, hooks.deliver, hooks.stats, hooks.log, hooks.fatal);
-    this.rx = new NetbackRx(this.rxRing, grants, backend, hooks.stats, hooks.log);
+    this.tx = new NetbackTx(this.txRing, grants, backend, hooks.deliver, hooks.stats, hooks.log, hooks.fatal,
+      hooks.peerVnetHdr);
+    this.rx = new NetbackRx(this.rxRing, grants, backend, hooks.stats, hooks.log, hooks.rxFeatures);
     if (txPort === rxPort) {
       hv.evtchn.setHandler(backend, txPort, () => this.service());
     } else {
@@ -134,9 +141,9 @@ export class NetbackQueue {
    * A frame for the guest: placed, or left waiting for buffers (NetbackRx counts what it drops).
    * Responses are pushed only for the `last` frame of a batch; endRxBatch() pushes otherwise.
    */
-  receive(frame: Uint8Array, last = true): void {
+  receive(frame: Uint8Array, hdr?: VirtioNetHdr, last = true): void {
     if (!this.usable) return;
-    if (this.rx.receive(frame, last)) this.notify(this.rxPort);
+    if (this.rx.receive(frame, hdr, last)) this.notify(this.rxPort);
     this.afterRx();
   }
 

@@ -1,22 +1,44 @@
-// The rx path (host → guest), as QEMU's net_rx_packet(): one slot per packet, data copied into
-// the frontend's granted page at offset 2 (NET_IP_ALIGN), status = length. A frame that finds
-// no posted buffer waits in a bounded queue until the frontend posts more.
+// The rx path (host → guest). A frame that fits one page goes as QEMU's net_rx_packet() puts
+// it: one slot, data at offset 2 (NET_IP_ALIGN), status = length. With the frontend's
+// feature-sg a larger frame (a GSO frame from the kernel, up to 64 KiB) continues in further
+// slots, a whole page each, chained by NETRXF_more_data; a GSO frame's extra-info slot sits
+// right after the first data slot, as Linux netback lays it out (xen-protocol.md §3.3):
+//
+//   [data: flags csum|extra_info|more_data] [GSO extra] [data: more_data] ... [data: last]
+//
+// Every response goes into the ring slot of the request it consumes. A packet is started only
+// when all the requests it needs are posted; until then it waits in a bounded queue.
 
 import type { Logger } from '../../common/log.js';
 import {
-  NET_IP_ALIGN, NETIF_RSP_ERROR, readRxRequest, writeRxResponse,
+  NET_IP_ALIGN, NETIF_RSP_ERROR, NETRXF_extra_info, NETRXF_more_data, readRxRequest, writeGsoExtra, writeRxResponse,
+  XEN_NETIF_NR_SLOTS_MIN,
 } from '../../protocol/netif.js';
 import { PAGE_SIZE, wrapSub, type BackRing } from '../../protocol/ring.js';
+import type { VirtioNetHdr } from '../../protocol/virtio-net-hdr.js';
 import { GNTST } from '../../xen/errors.js';
 import type { GrantTable } from '../../xen/grant-table.js';
+import { finishPartialChecksum } from '../net/checksum.js';
 import type { VifCounters } from './counters.js';
+import { NO_RX_FEATURES, rxOffload, type RxFeatures } from './offload.js';
 
-const MAX_FRAME = PAGE_SIZE - NET_IP_ALIGN;
+/** What the first slot holds, after the NET_IP_ALIGN bytes. */
+const FIRST_SLOT_BYTES = PAGE_SIZE - NET_IP_ALIGN;
+/** With feature-sg: as many data slots as any netfront accepts (XEN_NETIF_NR_SLOTS_MIN). */
+const MAX_SG_FRAME = FIRST_SLOT_BYTES + (XEN_NETIF_NR_SLOTS_MIN - 1) * PAGE_SIZE;
 /** Frames held while the guest has no buffers posted, like QEMU's net queue. */
 const QUEUE_LIMIT = 256;
 
+interface RxPacket {
+  frame: Uint8Array;
+  flags: number;
+  gso: { size: number; type: number } | null;
+  /** Ring slots it takes: its data slots plus the GSO extra. */
+  slots: number;
+}
+
 export class NetbackRx {
-  private readonly queue: Uint8Array[] = [];
+  private readonly queue: RxPacket[] = [];
 
   constructor(
     private readonly ring: BackRing,
@@ -24,6 +46,7 @@ export class NetbackRx {
     private readonly backendDomid: number,
     private readonly stats: VifCounters,
     private readonly log: Logger,
+    private readonly features: RxFeatures = NO_RX_FEATURES,
   ) {}
 
   get queued(): number {
@@ -35,17 +58,14 @@ export class NetbackRx {
    * only for the `last` frame of a batch, so a batch costs the frontend one notification at
    * most; returns whether the frontend must be notified.
    */
-  receive(frame: Uint8Array, last = true): boolean {
-    if (frame.length > MAX_FRAME) {
-      this.stats.rxDropped++;
-      this.log.debug(`packet too big (${frame.length} > ${MAX_FRAME})`);
-    } else if (this.queue.length > 0) {
-      this.enqueue(frame);
+  receive(frame: Uint8Array, hdr?: VirtioNetHdr, last = true): boolean {
+    const pkt = this.prepare(frame, hdr);
+    if (pkt && this.queue.length > 0) {
+      this.enqueue(pkt);
       this.placeQueued();
-    } else if (!this.place(frame)) {
-      this.enqueue(frame);
+    } else if (pkt && !this.place(pkt)) {
+      this.enqueue(pkt);
     }
-    // Pushing with nothing new placed changes nothing and never asks for a notification.
     return last && this.ring.pushResponses();
   }
 
@@ -64,44 +84,87 @@ export class NetbackRx {
     return placed;
   }
 
-  private enqueue(frame: Uint8Array): void {
+  /** The frame as it goes on the ring, or null (counted) when the frontend cannot take it. */
+  private prepare(frame: Uint8Array, hdr: VirtioNetHdr | undefined): RxPacket | null {
+    const max = this.features.sg ? MAX_SG_FRAME : FIRST_SLOT_BYTES;
+    if (frame.length > max) return this.drop(`packet too big (${frame.length} > ${max})`);
+    let flags = 0;
+    let gso: RxPacket['gso'] = null;
+    if (hdr) {
+      const o = rxOffload(hdr, frame, this.features);
+      if (typeof o === 'string') return this.drop(o);
+      if (o.finishCsum && !finishPartialChecksum(frame, o.finishCsum.start, o.finishCsum.offset)) {
+        return this.drop(`partial checksum at ${o.finishCsum.start}+${o.finishCsum.offset} outside the frame`);
+      }
+      flags = o.flags;
+      gso = o.gso;
+    }
+    const dataSlots = 1 + Math.ceil(Math.max(0, frame.length - FIRST_SLOT_BYTES) / PAGE_SIZE);
+    return { frame, flags, gso, slots: dataSlots + (gso ? 1 : 0) };
+  }
+
+  private drop(why: string): null {
+    this.stats.rxDropped++;
+    this.log.debug(why);
+    return null;
+  }
+
+  private enqueue(pkt: RxPacket): void {
     if (this.queue.length >= QUEUE_LIMIT) {
       this.stats.rxDropped++;
       return;
     }
-    this.queue.push(frame);
+    this.queue.push(pkt);
   }
 
-  /** Fills one posted request; false when none is available (rx req_event is armed then). */
-  private place(frame: Uint8Array): boolean {
+  /** Fills the requests one packet needs; false when not all are posted (rx req_event is armed then). */
+  private place(pkt: RxPacket): boolean {
     const ring = this.ring;
     const sring = ring.sring;
-    if (!this.hasRequest()) {
-      sring.reqEvent = (ring.reqCons + 1) >>> 0;
-      if (!this.hasRequest()) return false;
+    if (!this.hasRequests(pkt.slots)) {
+      sring.reqEvent = (ring.reqCons + pkt.slots) >>> 0;
+      if (!this.hasRequests(pkt.slots)) return false;
     }
-    const req = readRxRequest(sring.view, sring.slotOffset(ring.reqCons));
-    ring.reqCons = (ring.reqCons + 1) >>> 0;
-    const status = this.grants.copyTo(this.backendDomid, req.gref, NET_IP_ALIGN, frame, 0, frame.length);
-    const ok = status === GNTST.okay;
-    writeRxResponse(sring.view, sring.slotOffset(ring.rspProdPvt), {
-      id: req.id, offset: NET_IP_ALIGN, flags: 0, status: ok ? frame.length : NETIF_RSP_ERROR,
-    });
-    ring.rspProdPvt = (ring.rspProdPvt + 1) >>> 0;
-    if (ok) {
+    const frame = pkt.frame;
+    let at = 0;
+    let failed = false;
+    for (let slot = 0; slot < pkt.slots; slot++) {
+      const req = readRxRequest(sring.view, sring.slotOffset(ring.reqCons));
+      ring.reqCons = (ring.reqCons + 1) >>> 0;
+      const rspAt = sring.slotOffset(ring.rspProdPvt);
+      ring.rspProdPvt = (ring.rspProdPvt + 1) >>> 0;
+      if (slot === 1 && pkt.gso) {
+        // The extra consumes a request; netfront reposts its buffer untouched.
+        writeGsoExtra(sring.view, rspAt, { flags: 0, size: pkt.gso.size, type: pkt.gso.type });
+        continue;
+      }
+      const offset = slot === 0 ? NET_IP_ALIGN : 0;
+      const len = Math.min(frame.length - at, PAGE_SIZE - offset);
+      const status = this.grants.copyTo(this.backendDomid, req.gref, offset, frame, at, len);
+      at += len;
+      const more = at < frame.length;
+      let flags = more ? NETRXF_more_data : 0;
+      if (slot === 0) flags |= pkt.flags | (pkt.gso ? NETRXF_extra_info : 0);
+      writeRxResponse(sring.view, rspAt, { id: req.id, offset, flags, status: status === GNTST.okay ? len : NETIF_RSP_ERROR });
+      if (status !== GNTST.okay) {
+        failed = true;
+        this.log.debug(`guest error: rx gref dereference failed (${req.gref}): status ${status}`);
+      }
+    }
+    if (failed) {
+      this.stats.rxErrors++;
+    } else {
       this.stats.rxPackets++;
       this.stats.rxBytes += frame.length;
-    } else {
-      this.stats.rxErrors++;
-      this.log.debug(`guest error: rx gref dereference failed (${req.gref}): status ${status}`);
     }
     return true;
   }
 
-  private hasRequest(): boolean {
+  /** At least `n` posted requests, within what the ring can hold. */
+  private hasRequests(n: number): boolean {
     const ring = this.ring;
     const rp = ring.sring.reqProd;
-    return ring.reqCons !== rp && wrapSub(rp, ring.reqCons) <= ring.size &&
-      wrapSub(ring.reqCons, ring.rspProdPvt) < ring.size;
+    const posted = wrapSub(rp, ring.reqCons);
+    return posted >= n && posted <= ring.size && wrapSub(ring.reqCons, ring.rspProdPvt) + n <= ring.size;
   }
 }

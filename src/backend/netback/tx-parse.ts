@@ -149,37 +149,3 @@ export function parseTxPacket(sring: SharedRing, cons: number, prod: number, fir
   }
   return { kind: 'packet', first: own, frags, total, gso, mcast: null, slots };
 }
-
-/**
- * Whether a GSO packet carries the headers its GSO type promises (Ethernet, then IPv4 or IPv6
- * matching the type, then TCP), all inside the frame. Null when valid, else why not.
- */
-export function checkGsoHeaders(frame: Uint8Array, gsoType: number): string | null {
-  if (frame.length < ETH_HLEN) return 'no Ethernet header';
-  let ethertype = (frame[12]! << 8) | frame[13]!;
-  let l3 = ETH_HLEN;
-  if (ethertype === 0x8100) {
-    if (frame.length < ETH_HLEN + 4) return 'truncated VLAN header';
-    ethertype = (frame[16]! << 8) | frame[17]!;
-    l3 += 4;
-  }
-  let l4: number;
-  if (gsoType === XEN_NETIF_GSO_TYPE_TCPV4) {
-    if (ethertype !== 0x0800) return `ethertype 0x${ethertype.toString(16)} for a TCPv4 GSO packet`;
-    if (frame.length < l3 + 20) return 'truncated IPv4 header';
-    const ihl = (frame[l3]! & 0x0f) * 4;
-    if (frame[l3]! >> 4 !== 4 || ihl < 20 || frame.length < l3 + ihl) return 'bad IPv4 header';
-    if (frame[l3 + 9] !== 6) return `IPv4 protocol ${frame[l3 + 9]} is not TCP`;
-    l4 = l3 + ihl;
-  } else {
-    if (ethertype !== 0x86dd) return `ethertype 0x${ethertype.toString(16)} for a TCPv6 GSO packet`;
-    if (frame.length < l3 + 40) return 'truncated IPv6 header';
-    if (frame[l3]! >> 4 !== 6) return 'bad IPv6 header';
-    if (frame[l3 + 6] !== 6) return `IPv6 next header ${frame[l3 + 6]} is not TCP`;
-    l4 = l3 + 40;
-  }
-  if (frame.length < l4 + 20) return 'truncated TCP header';
-  const doff = (frame[l4 + 12]! >> 4) * 4;
-  if (doff < 20 || frame.length < l4 + doff) return 'bad TCP header length';
-  return null;
-}

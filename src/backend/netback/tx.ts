@@ -4,7 +4,9 @@
 // validates one by one, and every consumed slot is answered. A guest's mistakes are answered on
 // the ring with NETIF_RSP_ERROR; its attacks (an impossible req_prod, too many slots, bad
 // extras, a GSO packet without a valid header) are fatal: the vif is disabled, as netback's
-// xenvif_fatal_tx_err(), and nothing further is read from its rings.
+// xenvif_fatal_tx_err(), and nothing further is read from its rings. Blank checksums and GSO
+// go to a peer with a virtio_net_hdr as they are (offload.ts); for other peers checksums are
+// filled in here.
 
 import type { Logger } from '../../common/log.js';
 import {
@@ -12,15 +14,20 @@ import {
   XEN_NETIF_EXTRA_TYPE_MCAST_ADD, readTxRequestInto, writeTxResponse, type TxRequest,
 } from '../../protocol/netif.js';
 import { PAGE_SIZE, wrapSub, type BackRing } from '../../protocol/ring.js';
+import type { VirtioNetHdr } from '../../protocol/virtio-net-hdr.js';
 import { GNTST } from '../../xen/errors.js';
 import type { GrantTable } from '../../xen/grant-table.js';
 import { fillL4Checksum } from '../net/checksum.js';
 import type { VifCounters } from './counters.js';
 import { FrameSlab } from './frame-slab.js';
-import { checkGsoHeaders, parseTxPacket, type TxSlotRef } from './tx-parse.js';
+import { gsoHeaders, txVnetHdr, type GsoHeaders } from './offload.js';
+import { parseTxPacket, type TxSlotRef } from './tx-parse.js';
 
-/** A frame for the host side; `gso` is the guest's GSO extra (MSS and type) when it sent one. */
-export type TxDeliver = (frame: Uint8Array, gso?: { size: number; type: number }) => void;
+/**
+ * A frame for the host side; `hdr` (partial checksum, GSO) only when the peer carries a
+ * virtio_net_hdr, else the frame is finished here.
+ */
+export type TxDeliver = (frame: Uint8Array, hdr?: VirtioNetHdr) => void;
 export type FatalHandler = (message: string) => void;
 
 /** Netback's multicast list limit (XEN_NETBK_MCAST_MAX). */
@@ -42,6 +49,8 @@ export class NetbackTx {
     private readonly stats: VifCounters,
     private readonly log: Logger,
     private readonly fatal: FatalHandler,
+    /** The peer takes a virtio_net_hdr: blank checksums and GSO go out as they are. */
+    private readonly peerVnetHdr = false,
   ) {}
 
   /** Consumes every pending request; returns whether the frontend must be notified. */
@@ -77,17 +86,14 @@ export class NetbackTx {
           status = this.multicast(parsed.mcast.type === XEN_NETIF_EXTRA_TYPE_MCAST_ADD, parsed.mcast.addr);
         } else {
           const frame = this.gather(parsed.first, parsed.frags, parsed.total);
+          const headers = parsed.gso && typeof frame !== 'string' ? gsoHeaders(frame, parsed.gso.gsoType) : null;
           if (typeof frame === 'string') {
             status = this.guestError(parsed.first.id, frame);
-          } else if (parsed.gso && checkGsoHeaders(frame, parsed.gso.gsoType) !== null) {
-            return this.die(`GSO packet without a valid header: ${checkGsoHeaders(frame, parsed.gso.gsoType)}`, notify);
+          } else if (typeof headers === 'string') {
+            return this.die(`GSO packet without a valid header: ${headers}`, notify);
           } else {
-            if (parsed.first.flags & NETTXF_csum_blank) fillL4Checksum(frame);
-            this.stats.txPackets++;
-            this.stats.txBytes += frame.length;
-            if (parsed.gso) this.deliver(frame, { size: parsed.gso.gsoSize, type: parsed.gso.gsoType });
-            else this.deliver(frame);
-            status = NETIF_RSP_OKAY;
+            const gso = parsed.gso && headers ? { size: parsed.gso.gsoSize, type: parsed.gso.gsoType, headers } : null;
+            status = this.send(parsed.first.id, frame, parsed.first.flags, gso);
           }
           // deliver() may have disabled or disconnected the vif; the ring is not ours then.
           if (this.dead) return notify;
@@ -109,10 +115,26 @@ export class NetbackTx {
     const frame = this.frames.alloc(req.size);
     const status = this.grants.copyFrom(this.backendDomid, req.gref, req.offset, frame, 0, req.size);
     if (status !== GNTST.okay) return this.guestError(req.id, `tx gref dereference failed (${req.gref}): status ${status}`);
-    if (req.flags & NETTXF_csum_blank) fillL4Checksum(frame);
+    return this.send(req.id, frame, req.flags, null);
+  }
+
+  /**
+   * Hands a gathered packet to the host side: with a peer that takes a virtio_net_hdr, blank
+   * checksums and GSO stay for the kernel to finish; otherwise blank checksums are filled in
+   * here (a GSO packet then goes out whole, as netback without GSO support would segment it).
+   */
+  private send(id: number, frame: Uint8Array, flags: number, gso: { size: number; type: number; headers: GsoHeaders } | null): number {
+    let hdr: VirtioNetHdr | undefined;
+    if (this.peerVnetHdr) {
+      const h = txVnetHdr(frame, flags, gso);
+      if (typeof h === 'string') return this.guestError(id, h);
+      hdr = h;
+    } else if (flags & NETTXF_csum_blank) {
+      fillL4Checksum(frame);
+    }
     this.stats.txPackets++;
     this.stats.txBytes += frame.length;
-    this.deliver(frame);
+    this.deliver(frame, hdr);
     return NETIF_RSP_OKAY;
   }
 

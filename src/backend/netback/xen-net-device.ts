@@ -8,6 +8,7 @@
 import { availableParallelism } from 'node:os';
 import { formatMac } from '../../common/mac.js';
 import { flowHash, reciprocalScale } from '../../protocol/flow-hash.js';
+import type { VirtioNetHdr } from '../../protocol/virtio-net-hdr.js';
 import { XenbusState } from '../../protocol/xenbus.js';
 import { VifHotplug } from '../hotplug.js';
 import type { NetClient } from '../net/net-client.js';
@@ -16,6 +17,7 @@ import { XenDevice } from '../xen-device.js';
 import type { XenBus } from '../xen-bus.js';
 import type { DeviceAddress } from '../xen-paths.js';
 import { newCounters, type VifCounters } from './counters.js';
+import { NO_RX_FEATURES, type RxFeatures } from './offload.js';
 import { readFrontendConfig } from './queue-config.js';
 import { NetbackQueue, type QueueInfo } from './queue.js';
 
@@ -38,6 +40,9 @@ export const LINK_STATE_KEY = 'link-state';
 export function defaultMaxQueues(): number {
   return Math.max(1, Math.min(8, availableParallelism()));
 }
+
+/** Offloads a backend advertises only when its peer carries a virtio_net_hdr (as QEMU's virtio-net). */
+const OFFLOAD_FEATURES = ['feature-gso-tcpv4', 'feature-gso-tcpv6', 'feature-ipv6-csum-offload'] as const;
 
 export class XenNetDevice extends XenDevice {
   readonly stats: VifCounters = newCounters();
@@ -96,28 +101,33 @@ export class XenNetDevice extends XenDevice {
     this.xs.write(`${this.backendPath}/mac`, formatMac(this.mac));
     this.xs.write(`${this.backendPath}/feature-rx-copy`, '1');
     this.xs.write(`${this.backendPath}/feature-rx-flip`, '0');
-    // The tx path takes multi-slot packets (1 + 18 slots, as netback); rx stays one slot.
+    // Both paths take multi-slot packets (tx: 1 + 18 slots, as netback; rx: with the
+    // frontend's feature-sg). GSO and IPv6 checksum offload need a peer that can carry them.
     this.xs.write(`${this.backendPath}/feature-sg`, '1');
+    if (this.peer?.vnetHdr) for (const key of OFFLOAD_FEATURES) this.xs.write(`${this.backendPath}/${key}`, '1');
     // Netback writes these two outside its feature transaction, best effort.
     this.maxQueues = Math.max(1, Math.floor(this.bus.maxQueues ?? defaultMaxQueues()));
     this.xs.write(`${this.backendPath}/feature-split-event-channels`, '1');
     this.xs.write(`${this.backendPath}/multi-queue-max-queues`, String(this.maxQueues));
     this.xs.write(`${this.backendPath}/${LINK_STATE_KEY}`, this.linkUp ? '1' : '0');
     if (!this.linkUp) this.peer?.setCarrier?.(false);
-    this.peer?.setReceiver((frame, more) => this.receive(frame, more));
+    this.peer?.setReceiver((frame, hdr, more) => this.receive(frame, hdr, more));
   }
 
   protected connect(): void {
     const cfg = readFrontendConfig(this.xs, this.frontendPath, this.maxQueues);
+    const features = this.frontendFeatures();
     const hv = this.bus.hypervisor;
     const { backendDomid, frontendId } = this.address;
     try {
       for (const keys of cfg.queues) {
         this.queues.push(NetbackQueue.connect(hv, backendDomid, frontendId, keys, cfg.rxNotify, {
-          deliver: (frame) => this.transmit(frame),
+          deliver: (frame, hdr) => this.transmit(frame, hdr),
           fatal: (msg) => this.disable(msg),
           rxWoken: () => this.maybeResumePeer(),
           txSwept: () => this.txSwept(),
+          peerVnetHdr: this.peer?.vnetHdr ?? false,
+          rxFeatures: features,
           stats: this.stats,
           log: this.log,
         }));
@@ -133,6 +143,13 @@ export class XenNetDevice extends XenDevice {
       this.log.info(`connected queue ${k.id}/${this.queues.length}: tx-ring-ref ${k.txRef} rx-ring-ref ${k.rxRef} ` +
         `${ports}${cfg.rxNotify ? '' : ', no rx-notify: polling rx'}`);
     }
+    // The kernel hands the tap only the offloaded frames this frontend takes (netback's
+    // xenvif_fix_features: TSO needs scatter-gather and the checksum offload of its family).
+    this.peer?.setOffloads?.({
+      csum: features.ipCsum || features.ipv6Csum,
+      tso4: features.gsoTcpv4 && features.sg && features.ipCsum,
+      tso6: features.gsoTcpv6 && features.sg && features.ipv6Csum,
+    });
     // A fresh connection is serviced again (netback clears `disabled` on reconnect).
     if (this.disabledReason !== null && this.linkUp) this.peer?.setCarrier?.(true);
     this.disabledReason = null;
@@ -145,6 +162,7 @@ export class XenNetDevice extends XenDevice {
     this.queues = [];
     this.rxBatch.clear();
     for (const q of queues) q.close(this.log);
+    this.peer?.setOffloads?.({ csum: false, tso4: false, tso6: false });
     this.maybeResumePeer();
     this.log.info('disconnected');
   }
@@ -211,20 +229,38 @@ export class XenNetDevice extends XenDevice {
   }
 
   /** A frame the guest sent, towards the host side. */
-  private transmit(frame: Uint8Array): void {
+  private transmit(frame: Uint8Array, hdr?: VirtioNetHdr): void {
     if (!this.linkUp) {
       this.stats.txDropped++;
       return;
     }
     this.capture?.write(frame);
-    if (this.peer && !this.peer.send(frame)) this.stats.txDropped++;
+    if (this.peer && !this.peer.send(frame, hdr)) this.stats.txDropped++;
+  }
+
+  /**
+   * The frontend's offload keys, read at connect as netback's connect_data_rings/read_xenbus_vif_flags:
+   * IPv4 checksum offload unless it says feature-no-csum-offload; the rest only when it says so,
+   * and only with a peer that can carry offloaded frames at all.
+   */
+  private frontendFeatures(): RxFeatures {
+    const flag = (key: string) => this.xs.readString(`${this.frontendPath}/${key}`) === '1';
+    const sg = flag('feature-sg');
+    if (!this.peer?.vnetHdr) return { ...NO_RX_FEATURES, sg };
+    return {
+      sg,
+      gsoTcpv4: flag('feature-gso-tcpv4'),
+      gsoTcpv6: flag('feature-gso-tcpv6'),
+      ipCsum: !flag('feature-no-csum-offload'),
+      ipv6Csum: flag('feature-ipv6-csum-offload'),
+    };
   }
 
   /**
    * A frame for the guest, steered to a queue by its flow. With `more` set, responses wait: the
    * batch's last frame pushes every queue the batch touched, so a batch costs a notify at most.
    */
-  private receive(frame: Uint8Array, more = false): void {
+  private receive(frame: Uint8Array, hdr?: VirtioNetHdr, more = false): void {
     const queues = this.queues;
     if (queues.length === 0 || !this.linkUp || this.disabledReason !== null ||
         this.backendState !== XenbusState.Connected) {
@@ -234,9 +270,9 @@ export class XenNetDevice extends XenDevice {
     this.capture?.write(frame);
     const q = queues.length === 1 ? queues[0]! : queues[reciprocalScale(flowHash(frame), queues.length)]!;
     if (queues.length === 1) {
-      q.receive(frame, !more);
+      q.receive(frame, hdr, !more);
     } else {
-      q.receive(frame, false);
+      q.receive(frame, hdr, false);
       this.rxBatch.add(q);
       if (!more) {
         for (const touched of this.rxBatch) touched.endRxBatch();

@@ -60,11 +60,11 @@ const frameOf = (len: number, fill: number): Uint8Array => new Uint8Array(len).f
 describe('datapath batching', () => {
   it('pushes an rx batch\'s responses once, after its last frame, and asks for one notification', () => {
     const { sring, rx, stats } = rxRig(8);
-    expect(rx.receive(frameOf(60, 1), false)).to.equal(false);
-    expect(rx.receive(frameOf(5000, 2), false)).to.equal(false); // too big: dropped, as before
-    expect(rx.receive(frameOf(70, 3), false)).to.equal(false);
+    expect(rx.receive(frameOf(60, 1), undefined, false)).to.equal(false);
+    expect(rx.receive(frameOf(5000, 2), undefined, false)).to.equal(false); // too big: dropped, as before
+    expect(rx.receive(frameOf(70, 3), undefined, false)).to.equal(false);
     expect(sring.rspProd).to.equal(0);
-    expect(rx.receive(frameOf(80, 4), true)).to.equal(true);
+    expect(rx.receive(frameOf(80, 4), undefined, true)).to.equal(true);
     expect(sring.rspProd).to.equal(3);
     expect([0, 1, 2].map((i) => readRxResponse(sring.view, sring.slotOffset(i)).status)).to.deep.equal([60, 70, 80]);
     expect(stats.rxPackets).to.equal(3);
@@ -79,7 +79,7 @@ describe('datapath batching', () => {
 
   it('queues the frames of a batch that find no buffer and pushes those placed', () => {
     const { sring, rx } = rxRig(2);
-    for (let i = 0; i < 4; i++) rx.receive(frameOf(60 + i, i), i < 3 ? false : undefined);
+    for (let i = 0; i < 4; i++) rx.receive(frameOf(60 + i, i), undefined, i < 3 ? false : undefined);
     expect(sring.rspProd).to.equal(2);
     expect(rx.queued).to.equal(2);
   });
