@@ -74,7 +74,8 @@ class InetDgram extends DgramNetClient {
 
   send(frame: Uint8Array): boolean {
     if (this.closed) return false;
-    this.socket.send(frame, inetPort(this.remote), this.remote.host, (err) => {
+    // The socket sends later and the frame is only borrowed (NetClient.send): a copy goes.
+    this.socket.send(frame.slice(), inetPort(this.remote), this.remote.host, (err) => {
       if (err) this.txDropped++;
     });
     return true;

@@ -26,7 +26,9 @@ export interface NetClient {
   setReceiver(fn: FrameReceiver | null): void;
   /**
    * A frame from the guest towards the host; false if it was dropped. `hdr` (partial checksum,
-   * GSO) is only given to peers with `vnetHdr`; the others get finished frames.
+   * GSO) is only given to peers with `vnetHdr`; the others get finished frames. The frame is
+   * borrowed: the vif reuses its bytes for the next frame once send() returns, so a client that
+   * holds them past the call (a batch, an asynchronous socket write) keeps its own copy.
    */
   send(frame: Uint8Array, hdr?: VirtioNetHdr): boolean;
   /**

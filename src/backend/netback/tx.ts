@@ -7,6 +7,11 @@
 // xenvif_fatal_tx_err(), and nothing further is read from its rings. Blank checksums and GSO
 // go to a peer with a virtio_net_hdr as they are (offload.ts); for other peers checksums are
 // filled in here.
+//
+// A frame is gathered into a scratch buffer of the queue's own and lent to the peer for the
+// length of deliver() (the NetClient contract: a peer that keeps bytes copies them, as a tap's
+// writer does into its batch anyway). Nothing is allocated per frame, so a fast guest costs no
+// garbage; the buffer never holds another guest's bytes.
 
 import type { Logger } from '../../common/log.js';
 import {
@@ -19,19 +24,21 @@ import { GNTST } from '../../xen/errors.js';
 import type { GrantTable } from '../../xen/grant-table.js';
 import { fillL4Checksum } from '../net/checksum.js';
 import type { VifCounters } from './counters.js';
-import { FrameSlab } from './frame-slab.js';
 import { gsoHeaders, txVnetHdr, type GsoHeaders } from './offload.js';
 import { parseTxPacket, type TxSlotRef } from './tx-parse.js';
 
 /**
  * A frame for the host side; `hdr` (partial checksum, GSO) only when the peer carries a
- * virtio_net_hdr, else the frame is finished here.
+ * virtio_net_hdr, else the frame is finished here. The frame is borrowed: its bytes are
+ * valid only until the call returns.
  */
 export type TxDeliver = (frame: Uint8Array, hdr?: VirtioNetHdr) => void;
 export type FatalHandler = (message: string) => void;
 
 /** Netback's multicast list limit (XEN_NETBK_MCAST_MAX). */
 const MCAST_MAX = 64;
+/** A packet's total size is a u16: no frame is larger. */
+const MAX_FRAME = 0xffff;
 
 export class NetbackTx {
   private readonly mcast = new Set<string>();
@@ -39,7 +46,10 @@ export class NetbackTx {
   private dead = false;
   /** The private copy of the slot being looked at, reused from one request to the next. */
   private readonly req: TxRequest = { gref: 0, offset: 0, flags: 0, id: 0, size: 0 };
-  private readonly frames = new FrameSlab();
+  /** Where frames are gathered; made on first use, so an idle vif costs nothing. */
+  private scratch: Uint8Array | null = null;
+  /** The last view lent out: frames of one size in a row (the common case) reuse it. */
+  private lent: Uint8Array | null = null;
 
   constructor(
     private readonly ring: BackRing,
@@ -112,7 +122,7 @@ export class NetbackTx {
     if (req.offset + req.size > PAGE_SIZE) {
       return this.guestError(req.id, `txreq.offset: ${req.offset}, size: ${req.size}, end: ${req.offset + req.size}`);
     }
-    const frame = this.frames.alloc(req.size);
+    const frame = this.borrow(req.size);
     const status = this.grants.copyFrom(this.backendDomid, req.gref, req.offset, frame, 0, req.size);
     if (status !== GNTST.okay) return this.guestError(req.id, `tx gref dereference failed (${req.gref}): status ${status}`);
     return this.send(req.id, frame, req.flags, null);
@@ -155,14 +165,23 @@ export class NetbackTx {
 
   /** Copies the packet's slots out of the granted pages; a string says which copy failed. */
   private gather(first: TxRequest, frags: TxRequest[], total: number): Uint8Array | string {
-    const frame = this.frames.alloc(total);
+    const frame = this.borrow(total);
     let at = 0;
-    for (const req of frags.length === 0 ? [first] : [first, ...frags]) {
+    for (let i = -1; i < frags.length; i++) {
+      const req = i < 0 ? first : frags[i]!;
       const status = this.grants.copyFrom(this.backendDomid, req.gref, req.offset, frame, at, req.size);
       if (status !== GNTST.okay) return `tx gref dereference failed (${req.gref}): status ${status}`;
       at += req.size;
     }
     return frame;
+  }
+
+  /** `len` bytes of the scratch buffer, to be filled and lent to deliver(). */
+  private borrow(len: number): Uint8Array {
+    if (this.lent !== null && this.lent.length === len) return this.lent;
+    this.scratch ??= new Uint8Array(MAX_FRAME);
+    this.lent = this.scratch.subarray(0, len);
+    return this.lent;
   }
 
   private multicast(add: boolean, addr: Uint8Array): number {

@@ -64,4 +64,8 @@ describe('batched tap I/O (native tapWriteBatch, tapReadBatch, tapPollBatch)', f
     expect(r['client']).to.deep.equal({ accepted: [true, true, true, true, true], dropped: 0, txDropped: 0,
       received: [[60, true], [61, true], [62, true], [63, true], [64, false]] });
   });
+
+  it('keeps its own copy of each frame it holds: one buffer rewritten between sends still gives every frame', () => {
+    expect(r['borrowed']).to.deep.equal([70, 71, 72, 73, 74]);
+  });
 });

@@ -30,7 +30,7 @@ function rig() {
   const frames: Uint8Array[] = [];
   let fatal: string | null = null;
   const stats = newCounters();
-  const tx = new NetbackTx(ring, grants, 0, (f) => frames.push(f), stats, new Logger('test'), (m) => { fatal = m; });
+  const tx = new NetbackTx(ring, grants, 0, (f) => frames.push(f.slice()), stats, new Logger('test'), (m) => { fatal = m; });
   let prod = 0;
   return {
     gref, frames, stats, fatal: () => fatal,
