@@ -13,7 +13,9 @@
 // packets and their extras pass xennet_get_responses()'s checks or are dropped.
 //
 // Every response is copied out of the shared page once (XSA-155) and the producer index is read
-// once per batch. A backend that breaks the protocol marks the device broken ("Disabled for
+// once per batch. Requests are pushed once per burst, as Linux does with xmit_more: frames sent
+// in one go are written at once and req_prod moves (and the backend is notified) at the end of
+// the callback that sent them. A backend that breaks the protocol marks the device broken ("Disabled for
 // further use"): from then on nothing is read, sent or notified until teardown.
 
 import { FrontRing, PAGE_SIZE, SharedRing, wrapSub } from '../protocol/ring.js';
@@ -22,7 +24,7 @@ import {
   NETRXF_data_validated, NETRXF_extra_info, NETRXF_more_data, RX_SLOT_SIZE, TX_SLOT_SIZE,
   XEN_NETIF_EXTRA_FLAG_MORE, XEN_NETIF_EXTRA_TYPE_GSO, XEN_NETIF_EXTRA_TYPE_MAX, XEN_NETIF_GSO_TYPE_TCPV4,
   XEN_NETIF_GSO_TYPE_TCPV6, XEN_NETIF_MAX_TX_SIZE, XEN_NETIF_NR_SLOTS_MIN, NETTXF_extra_info, NETTXF_more_data,
-  readRxResponse, readTxResponse, writeGsoExtra, writeRxRequest, writeTxRequest,
+  readRxResponse, readTxResponseInto, writeGsoExtra, writeRxRequest, writeTxRequest, type TxRequest, type TxResponse,
 } from '../protocol/netif.js';
 import type { Domain } from '../xen/domain.js';
 import type { EventChannels } from '../xen/event-channel.js';
@@ -117,8 +119,8 @@ interface TxSlot {
   gref: number | null;
   size: number;
   /** A later slot of a multi-slot packet: the packet is counted on its first slot. */
-  frag?: boolean;
-  settle?: { resolve: (r: TxResult) => void; reject: (e: Error) => void };
+  frag: boolean;
+  settle: { resolve: (r: TxResult) => void; reject: (e: Error) => void } | undefined;
 }
 
 /** Which rings an upcall services: both on a shared port, one on a split one. */
@@ -163,7 +165,20 @@ export class NetfrontQueue {
   private readonly txRingGfn: number;
   private readonly rxRingGfn: number;
   private readonly txPages: Array<number | undefined> = [];
+  /** The bytes of txPages[id], looked up once. */
+  private readonly txPageViews: Array<Uint8Array | undefined> = [];
   private readonly txPending: Array<TxSlot | null> = new Array(NET_TX_RING_SIZE).fill(null);
+  /** One TxSlot per id, reused: txPending[id] points at it while the request is pending. */
+  private readonly txSlots: TxSlot[] = Array.from({ length: NET_TX_RING_SIZE },
+    () => ({ gref: null, size: 0, frag: false, settle: undefined }));
+  /** Scratch copies for writing requests and reading responses, so the hot loops allocate nothing. */
+  private readonly txReq: TxRequest = { gref: 0, offset: 0, flags: 0, id: 0, size: 0 };
+  private readonly txRsp: TxResponse = { id: 0, status: 0 };
+  private txPushQueued = false;
+  private readonly txPushTask = (): void => {
+    this.txPushQueued = false;
+    if (this.usable) this.pushTx();
+  };
   private readonly txFreeIds: number[] = [];
   /** Tx grants the backend kept mapped after answering: their pages are never reused. */
   private readonly txStuck: Leftover[] = [];
@@ -256,16 +271,26 @@ export class NetfrontQueue {
     let gref: number;
     try {
       const gfn = this.txPage(id);
-      this.domain.memory.page(gfn).set(frame, 0);
+      this.txPageViews[id]!.set(frame, 0);
       gref = this.domain.grants.grantAccess(this.backendId, gfn, true);
     } catch (err) {
       this.txFreeIds.push(id);
       return this.grantFailed(err);
     }
-    this.txPending[id] = { gref, size: frame.length };
-    this.putTxRequest({ gref, offset: 0, flags, id, size: frame.length });
-    this.pushTx();
+    this.setPending(id, gref, frame.length, false);
+    this.putTxRequest(gref, 0, flags, id, frame.length);
+    this.pushTxSoon();
     return true;
+  }
+
+  private setPending(id: number, gref: number | null, size: number, frag: boolean,
+    settle?: TxSlot['settle']): void {
+    const slot = this.txSlots[id]!;
+    slot.gref = gref;
+    slot.size = size;
+    slot.frag = frag;
+    slot.settle = settle;
+    this.txPending[id] = slot;
   }
 
   /** A frame over several slots: the first says the total, more_data chains them, extras follow the first. */
@@ -275,7 +300,7 @@ export class NetfrontQueue {
     try {
       for (let i = 0; i < n; i++) {
         const gfn = this.txPage(ids[i]!);
-        this.domain.memory.page(gfn).set(frame.subarray(i * PAGE_SIZE, (i + 1) * PAGE_SIZE), 0);
+        this.txPageViews[ids[i]!]!.set(frame.subarray(i * PAGE_SIZE, (i + 1) * PAGE_SIZE), 0);
         grefs.push(this.domain.grants.grantAccess(this.backendId, gfn, true));
       }
     } catch (err) {
@@ -285,16 +310,16 @@ export class NetfrontQueue {
     }
     for (let i = 0; i < n; i++) {
       const size = i === 0 ? frame.length : Math.min(PAGE_SIZE, frame.length - i * PAGE_SIZE);
-      this.txPending[ids[i]!] = i === 0 ? { gref: grefs[i]!, size } : { gref: grefs[i]!, size: 0, frag: true };
+      this.setPending(ids[i]!, grefs[i]!, i === 0 ? size : 0, i !== 0);
       const first = i === 0 ? flags | (gso ? NETTXF_extra_info : 0) : 0;
-      this.putTxRequest({ gref: grefs[i]!, offset: 0, flags: first | (i < n - 1 ? NETTXF_more_data : 0), id: ids[i]!, size });
+      this.putTxRequest(grefs[i]!, 0, first | (i < n - 1 ? NETTXF_more_data : 0), ids[i]!, size);
       if (i === 0 && gso) this.putGsoExtra(gso);
     }
     if (gso) {
       this.counters.txGso++;
       this.counters.txGsoMaxBytes = Math.max(this.counters.txGsoMaxBytes, frame.length);
     }
-    this.pushTx();
+    this.pushTxSoon();
     return true;
   }
 
@@ -351,8 +376,8 @@ export class NetfrontQueue {
       }
     }
     return new Promise<TxResult>((resolve, reject) => {
-      this.txPending[id] = { gref: own, size: req.size, settle: { resolve, reject } };
-      this.putTxRequest({ gref: own ?? req.gref!, offset, flags: req.flags ?? 0, id, size: req.size });
+      this.setPending(id, own, req.size, false, { resolve, reject });
+      this.putTxRequest(own ?? req.gref!, offset, req.flags ?? 0, id, req.size);
     });
   }
 
@@ -365,7 +390,13 @@ export class NetfrontQueue {
     return null;
   }
 
-  private putTxRequest(r: { gref: number; offset: number; flags: number; id: number; size: number }): void {
+  private putTxRequest(gref: number, offset: number, flags: number, id: number, size: number): void {
+    const r = this.txReq;
+    r.gref = gref;
+    r.offset = offset;
+    r.flags = flags;
+    r.id = id;
+    r.size = size;
     writeTxRequest(this.tx.sring.view, this.tx.sring.slotOffset(this.tx.reqProdPvt), r);
     this.tx.reqProdPvt = (this.tx.reqProdPvt + 1) >>> 0;
   }
@@ -374,11 +405,19 @@ export class NetfrontQueue {
     if (this.tx.pushRequests()) this.notify(this.port);
   }
 
+  /** The rest of this burst's frames go out with it: one push and at most one notify. */
+  private pushTxSoon(): void {
+    if (this.txPushQueued) return;
+    this.txPushQueued = true;
+    queueMicrotask(this.txPushTask);
+  }
+
   private txPage(id: number): number {
     let gfn = this.txPages[id];
     if (gfn === undefined) {
       gfn = this.domain.memory.allocPage();
       this.txPages[id] = gfn;
+      this.txPageViews[id] = this.domain.memory.page(gfn);
     }
     return gfn;
   }
@@ -450,7 +489,7 @@ export class NetfrontQueue {
       const illegal = this.illegalResponses(this.tx, rp, 'tx');
       if (illegal) return this.markBroken(illegal);
       for (let cons = this.tx.rspCons; cons !== rp; cons = (cons + 1) >>> 0) {
-        const rsp = readTxResponse(this.tx.sring.view, this.tx.sring.slotOffset(cons));
+        const rsp = readTxResponseInto(this.tx.sring.view, this.tx.sring.slotOffset(cons), this.txRsp);
         if (rsp.status === NETIF_RSP_NULL) continue;
         if (rsp.id >= this.tx.size) return this.markBroken(`Response has incorrect id (${rsp.id})`);
         const slot = this.txPending[rsp.id];

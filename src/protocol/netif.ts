@@ -73,6 +73,13 @@ export function readTxResponse(v: DataView, at: number): TxResponse {
   return { id: v.getUint16(at, true), status: v.getInt16(at + 2, true) };
 }
 
+/** readTxResponse into a caller's object, for loops that read many and keep none. */
+export function readTxResponseInto(v: DataView, at: number, out: TxResponse): TxResponse {
+  out.id = v.getUint16(at, true);
+  out.status = v.getInt16(at + 2, true);
+  return out;
+}
+
 export function writeTxResponse(v: DataView, at: number, id: number, status: number): void {
   v.setUint16(at, id, true);
   v.setInt16(at + 2, status, true);
