@@ -180,7 +180,8 @@ export class NetbackTx {
   private borrow(len: number): Uint8Array {
     if (this.lent !== null && this.lent.length === len) return this.lent;
     this.scratch ??= new Uint8Array(MAX_FRAME);
-    this.lent = this.scratch.subarray(0, len);
+    // A view made on the buffer directly: cheaper than subarray() (see grant-table.ts).
+    this.lent = new Uint8Array(this.scratch.buffer, 0, len);
     return this.lent;
   }
 
