@@ -34,14 +34,19 @@ export const PLAIN_VNET_HDR: Readonly<VirtioNetHdr> = Object.freeze({
   flags: 0, gsoType: VIRTIO_NET_HDR_GSO_NONE, hdrLen: 0, gsoSize: 0, csumStart: 0, csumOffset: 0,
 });
 
+/** Byte by byte, little-endian: this runs for every frame a tap takes, and a DataView would be an allocation. */
 export function writeVnetHdr(out: Uint8Array, at: number, h: VirtioNetHdr): void {
-  const v = new DataView(out.buffer, out.byteOffset + at, VNET_HDR_LEN);
-  v.setUint8(0, h.flags);
-  v.setUint8(1, h.gsoType);
-  v.setUint16(2, h.hdrLen, true);
-  v.setUint16(4, h.gsoSize, true);
-  v.setUint16(6, h.csumStart, true);
-  v.setUint16(8, h.csumOffset, true);
+  if (at < 0 || at + VNET_HDR_LEN > out.length) throw new RangeError(`no room for a vnet header at ${at}`);
+  out[at] = h.flags;
+  out[at + 1] = h.gsoType;
+  out[at + 2] = h.hdrLen & 0xff;
+  out[at + 3] = (h.hdrLen >>> 8) & 0xff;
+  out[at + 4] = h.gsoSize & 0xff;
+  out[at + 5] = (h.gsoSize >>> 8) & 0xff;
+  out[at + 6] = h.csumStart & 0xff;
+  out[at + 7] = (h.csumStart >>> 8) & 0xff;
+  out[at + 8] = h.csumOffset & 0xff;
+  out[at + 9] = (h.csumOffset >>> 8) & 0xff;
 }
 
 /** Decodes the header at the start of `buf` (at least VNET_HDR_LEN bytes, checked by the caller). */

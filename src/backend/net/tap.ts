@@ -40,6 +40,8 @@ export class TapNetClient implements NetClient {
   readonly vnetHdr: boolean;
   /** The header of the frame being queued (the writer copies it next to the frame). */
   private readonly hbuf = new Uint8Array(VNET_HDR_LEN);
+  /** A plain frame's header, encoded once: most frames carry it. */
+  private readonly plainHdr = new Uint8Array(VNET_HDR_LEN);
   /** Frames refused before reaching the writer (too big). */
   private refused = 0;
   private closed = false;
@@ -83,8 +85,12 @@ export class TapNetClient implements NetClient {
     const total = (this.vnetHdr ? VNET_HDR_LEN : 0) + frame.length;
     if (total > this.writer.maxFrame) return this.refuse(`frame of ${frame.length} bytes`);
     if (this.vnetHdr) {
-      writeVnetHdr(this.hbuf, 0, hdr ?? PLAIN_VNET_HDR);
-      this.writer.queue(this.hbuf, frame);
+      let head = this.plainHdr;
+      if (hdr) {
+        writeVnetHdr(this.hbuf, 0, hdr);
+        head = this.hbuf;
+      }
+      this.writer.queue(head, frame);
     } else {
       this.writer.queue(frame);
     }
