@@ -56,6 +56,38 @@ describe('grant table v1', () => {
     expect(guest.grants.copyTo(0, ref, 3896, new Uint8Array(200), 0, 200)).to.equal(GNTST.okay);
   });
 
+  it('copies exact bytes both ways whatever the alignment of either end, and nothing around them', () => {
+    const ref = guest.grants.grantAccess(0, gfn, false);
+    const page = guest.memory.page(gfn);
+    for (const len of [1, 60, 127, 128, 1500, 4094]) {
+      for (const offset of [0, 2, 5, 4096 - len].filter((o) => o + len <= 4096)) {
+        for (const local of [0, 3, 10]) {
+          const src = new Uint8Array(local + len + 16).map((_, i) => (i * 31 + len) & 0xff);
+          page.fill(0xaa);
+          expect(guest.grants.copyTo(0, ref, offset, src, local, len)).to.equal(GNTST.okay);
+          expect(Buffer.compare(page.subarray(offset, offset + len), src.subarray(local, local + len)), `to ${len}@${offset}`)
+            .to.equal(0);
+          expect(page[offset - 1] ?? 0xaa).to.equal(0xaa);
+          expect(page[offset + len] ?? 0xaa).to.equal(0xaa);
+          const dst = new Uint8Array(local + len + 16).fill(0x55);
+          expect(guest.grants.copyFrom(0, ref, offset, dst, local, len)).to.equal(GNTST.okay);
+          expect(Buffer.compare(dst.subarray(local, local + len), src.subarray(local, local + len)), `from ${len}@${offset}`)
+            .to.equal(0);
+          expect(dst[local - 1] ?? 0x55).to.equal(0x55);
+          expect(dst[local + len]).to.equal(0x55);
+        }
+      }
+    }
+  });
+
+  it('refuses copies with a negative offset or length', () => {
+    const ref = guest.grants.grantAccess(0, gfn, false);
+    const dst = new Uint8Array(64);
+    expect(guest.grants.copyFrom(0, ref, -2, dst, 0, 10)).to.equal(GNTST.bad_copy_arg);
+    expect(guest.grants.copyFrom(0, ref, 0, dst, -2, 10)).to.equal(GNTST.bad_copy_arg);
+    expect(guest.grants.copyTo(0, ref, 0, dst, 0, -1)).to.equal(GNTST.bad_copy_arg);
+  });
+
   it('keeps a mapped grant from being revoked, and frees it after unmap', () => {
     const ref = guest.grants.grantAccess(0, gfn, false);
     const m = guest.grants.map(0, ref, true);
