@@ -7,12 +7,14 @@
 //   [data: flags csum|extra_info|more_data] [GSO extra] [data: more_data] ... [data: last]
 //
 // Every response goes into the ring slot of the request it consumes. A packet is started only
-// when all the requests it needs are posted; until then it waits in a bounded queue.
+// when all the requests it needs are posted; until then it waits in a bounded queue. Each
+// request is read once into locals and each response written from a scratch record, so a
+// frame placed at once allocates nothing here.
 
 import type { Logger } from '../../common/log.js';
 import {
-  NET_IP_ALIGN, NETIF_RSP_ERROR, NETRXF_extra_info, NETRXF_more_data, readRxRequest, writeGsoExtra, writeRxResponse,
-  XEN_NETIF_NR_SLOTS_MIN,
+  NET_IP_ALIGN, NETIF_RSP_ERROR, NETRXF_extra_info, NETRXF_more_data, writeGsoExtra, writeRxResponse,
+  XEN_NETIF_NR_SLOTS_MIN, type GsoExtra, type RxResponse,
 } from '../../protocol/netif.js';
 import { PAGE_SIZE, wrapSub, type BackRing } from '../../protocol/ring.js';
 import type { VirtioNetHdr } from '../../protocol/virtio-net-hdr.js';
@@ -22,6 +24,7 @@ import { finishPartialChecksum } from '../net/checksum.js';
 import type { VifCounters } from './counters.js';
 import { NO_RX_FEATURES, rxOffload, type RxFeatures } from './offload.js';
 
+const EMPTY = new Uint8Array(0);
 /** What the first slot holds, after the NET_IP_ALIGN bytes. */
 const FIRST_SLOT_BYTES = PAGE_SIZE - NET_IP_ALIGN;
 /** With feature-sg: as many data slots as any netfront accepts (XEN_NETIF_NR_SLOTS_MIN). */
@@ -39,6 +42,10 @@ interface RxPacket {
 
 export class NetbackRx {
   private readonly queue: RxPacket[] = [];
+  private readonly rsp: RxResponse = { id: 0, offset: 0, flags: 0, status: 0 };
+  private readonly extra: GsoExtra = { flags: 0, size: 0, type: 0 };
+  /** The frame receive() is looking at, as a packet; queued only as a copy of this record. */
+  private readonly current: RxPacket = { frame: EMPTY, flags: 0, gso: null, slots: 0 };
 
   constructor(
     private readonly ring: BackRing,
@@ -61,11 +68,14 @@ export class NetbackRx {
   receive(frame: Uint8Array, hdr?: VirtioNetHdr, last = true): boolean {
     const pkt = this.prepare(frame, hdr);
     if (pkt && this.queue.length > 0) {
-      this.enqueue(pkt);
+      this.enqueue({ ...pkt });
       this.placeQueued();
     } else if (pkt && !this.place(pkt)) {
-      this.enqueue(pkt);
+      this.enqueue({ ...pkt });
     }
+    // The record is reused: it must not keep the frame alive.
+    this.current.frame = EMPTY;
+    this.current.gso = null;
     return last && this.ring.pushResponses();
   }
 
@@ -100,7 +110,12 @@ export class NetbackRx {
       gso = o.gso;
     }
     const dataSlots = 1 + Math.ceil(Math.max(0, frame.length - FIRST_SLOT_BYTES) / PAGE_SIZE);
-    return { frame, flags, gso, slots: dataSlots + (gso ? 1 : 0) };
+    const pkt = this.current;
+    pkt.frame = frame;
+    pkt.flags = flags;
+    pkt.gso = gso;
+    pkt.slots = dataSlots + (gso ? 1 : 0);
+    return pkt;
   }
 
   private drop(why: string): null {
@@ -126,29 +141,40 @@ export class NetbackRx {
       if (!this.hasRequests(pkt.slots)) return false;
     }
     const frame = pkt.frame;
+    const view = sring.view;
+    const rsp = this.rsp;
     let at = 0;
     let failed = false;
     for (let slot = 0; slot < pkt.slots; slot++) {
-      const req = readRxRequest(sring.view, sring.slotOffset(ring.reqCons));
+      // The request, copied out of the ring once: its two fields into locals.
+      const reqAt = sring.slotOffset(ring.reqCons);
+      const id = view.getUint16(reqAt, true);
+      const gref = view.getUint32(reqAt + 4, true);
       ring.reqCons = (ring.reqCons + 1) >>> 0;
       const rspAt = sring.slotOffset(ring.rspProdPvt);
       ring.rspProdPvt = (ring.rspProdPvt + 1) >>> 0;
       if (slot === 1 && pkt.gso) {
         // The extra consumes a request; netfront reposts its buffer untouched.
-        writeGsoExtra(sring.view, rspAt, { flags: 0, size: pkt.gso.size, type: pkt.gso.type });
+        this.extra.size = pkt.gso.size;
+        this.extra.type = pkt.gso.type;
+        writeGsoExtra(view, rspAt, this.extra);
         continue;
       }
       const offset = slot === 0 ? NET_IP_ALIGN : 0;
       const len = Math.min(frame.length - at, PAGE_SIZE - offset);
-      const status = this.grants.copyTo(this.backendDomid, req.gref, offset, frame, at, len);
+      const status = this.grants.copyTo(this.backendDomid, gref, offset, frame, at, len);
       at += len;
       const more = at < frame.length;
       let flags = more ? NETRXF_more_data : 0;
       if (slot === 0) flags |= pkt.flags | (pkt.gso ? NETRXF_extra_info : 0);
-      writeRxResponse(sring.view, rspAt, { id: req.id, offset, flags, status: status === GNTST.okay ? len : NETIF_RSP_ERROR });
+      rsp.id = id;
+      rsp.offset = offset;
+      rsp.flags = flags;
+      rsp.status = status === GNTST.okay ? len : NETIF_RSP_ERROR;
+      writeRxResponse(view, rspAt, rsp);
       if (status !== GNTST.okay) {
         failed = true;
-        this.log.debug(`guest error: rx gref dereference failed (${req.gref}): status ${status}`);
+        this.log.debug(`guest error: rx gref dereference failed (${gref}): status ${status}`);
       }
     }
     if (failed) {
