@@ -26,6 +26,7 @@ import {
   XEN_NETIF_GSO_TYPE_TCPV6, XEN_NETIF_MAX_TX_SIZE, XEN_NETIF_NR_SLOTS_MIN, NETTXF_extra_info, NETTXF_more_data,
   readRxResponse, readTxResponseInto, writeGsoExtra, writeRxRequest, writeTxRequest, type TxRequest, type TxResponse,
 } from '../protocol/netif.js';
+import { FrameSlab } from '../common/frame-slab.js';
 import type { Domain } from '../xen/domain.js';
 import type { EventChannels } from '../xen/event-channel.js';
 import { errorText, type GuestLog } from './xs.js';
@@ -184,6 +185,8 @@ export class NetfrontQueue {
   private readonly txStuck: Leftover[] = [];
   private readonly rxSlots: Array<RxBuf | null> = new Array(NET_RX_RING_SIZE).fill(null);
   private readonly rxAll = new Set<RxBuf>();
+  /** Where received frames are copied to: carved from slabs, placed as the bytes were in their page. */
+  private readonly rxFrames = new FrameSlab();
   private stopped = false;
   private yieldScheduled = false;
 
@@ -365,8 +368,8 @@ export class NetfrontQueue {
     let own: number | null = null;
     if (req.gref === undefined) {
       const gfn = this.txPage(id);
+      this.domain.memory.zero(gfn);
       const page = this.domain.memory.page(gfn);
-      page.fill(0);
       if (req.data) page.set(req.data.subarray(0, Math.max(0, PAGE_SIZE - offset)), Math.min(offset, PAGE_SIZE));
       try {
         own = this.domain.grants.grantAccess(this.backendId, gfn, true);
@@ -607,7 +610,9 @@ export class NetfrontQueue {
           return { kind: 'fatal', next: pos, reason: `Grant still in use by backend domain (rx gref ${buf.gref})` };
         }
         const page = this.domain.memory.page(buf.gfn);
-        chunks.push(page.slice(rsp.offset, rsp.offset + rsp.status));
+        const chunk = this.rxFrames.alloc(rsp.status, rsp.offset);
+        chunk.set(new Uint8Array(page.buffer, page.byteOffset + rsp.offset, rsp.status));
+        chunks.push(chunk);
         this.domain.grants.releaseRef(buf.gref);
         if (this.regrantRx(buf)) repost.push(buf);
       }
@@ -647,7 +652,7 @@ export class NetfrontQueue {
 
   /** A fresh zeroed buffer under a new grant (Linux hands the backend a new page, never a used one). */
   private regrantRx(buf: RxBuf): boolean {
-    this.domain.memory.page(buf.gfn).fill(0);
+    this.domain.memory.zero(buf.gfn);
     try {
       buf.gref = this.domain.grants.grantAccess(this.backendId, buf.gfn, false);
       return true;
