@@ -4,6 +4,7 @@
 // out as they are, and the kernel hands over such frames only once told which ones the guest
 // takes (setOffloads, TUNSETOFFLOAD).
 
+import { FrameSlab } from '../../common/frame-slab.js';
 import { Logger } from '../../common/log.js';
 import {
   isPlainVnetHdr, PLAIN_VNET_HDR, readVnetHdr, VNET_HDR_LEN, type VirtioNetHdr, writeVnetHdr,
@@ -48,6 +49,8 @@ export class TapNetClient implements NetClient {
   /** setReceiving(false): the poll is stopped and frames wait in the kernel's queue. */
   private paused = false;
   private readErrors = 0;
+  /** Received frames are copied out of the read buffer into frames carved from slabs. */
+  private readonly rxFrames = new FrameSlab();
   private readonly log: Logger;
 
   constructor(readonly id: string, private readonly opts: TapOptions) {
@@ -188,9 +191,12 @@ export class TapNetClient implements NetClient {
       const len = lengths[i]!;
       if (len > from) {
         if (held) this.receiver?.(held, heldHdr, true);
-        const hdr = this.vnetHdr ? readVnetHdr(buf.subarray(at, at + VNET_HDR_LEN)) : PLAIN_VNET_HDR;
+        // Most frames' headers say nothing: only the others are decoded.
+        const plain = !this.vnetHdr || (buf[at] === 0 && buf[at + 1] === 0);
+        const hdr = plain ? PLAIN_VNET_HDR : readVnetHdr(buf.subarray(at, at + VNET_HDR_LEN));
         heldHdr = isPlainVnetHdr(hdr) ? undefined : hdr;
-        held = buf.slice(at + from, at + len);
+        held = this.rxFrames.alloc(len - from);
+        held.set(buf.subarray(at + from, at + len));
       }
       at += len;
     }
