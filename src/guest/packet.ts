@@ -1,9 +1,12 @@
 // Ethernet II, ARP (Ethernet/IPv4 only), IPv4 and ICMP for the simulated guest's stack, and the
 // Internet checksum (RFC 1071).
 //
-// Encoders are pure and return fresh bytes. Decoders never throw and never copy: they return
+// Encoders are pure and return fresh bytes (Ethernet and IPv4 ones carved from a slab, each
+// packet its own view: see common/frame-slab.ts). Decoders never throw and never copy: they return
 // views into the input, or an error with a stable code. IPv4 addresses are u32 numbers in host
 // order (10.1.0.2 = 0x0a010002) so they compare with === and key maps.
+
+import { FrameSlab } from '../common/frame-slab.js';
 
 export type Mac = Uint8Array;
 export type Ipv4 = number;
@@ -141,8 +144,14 @@ export interface EthernetFrame {
   payload: Uint8Array;
 }
 
+/**
+ * Encoded packets are carved from a slab: a fresh buffer per packet above 64 bytes is an
+ * off-heap allocation costing more than the encoding (each is still its own view).
+ */
+const packets = new FrameSlab();
+
 export function encodeEthernet(f: EthernetFrame): Uint8Array {
-  const out = new Uint8Array(ETH_HLEN + f.payload.length);
+  const out = packets.alloc(ETH_HLEN + f.payload.length);
   out.set(f.dst.subarray(0, 6), 0);
   out.set(f.src.subarray(0, 6), 6);
   writeU16(out, 12, f.etherType);
@@ -238,7 +247,7 @@ export interface Ipv4Fields {
 export function encodeIpv4(p: Ipv4Fields): Uint8Array {
   const total = IPV4_MIN_HLEN + p.payload.length;
   if (total > 0xffff) throw new RangeError(`IPv4 packet of ${total} bytes exceeds 65535`);
-  const out = new Uint8Array(total);
+  const out = packets.alloc(total);
   out[0] = 0x45;
   out[1] = p.tos ?? 0;
   writeU16(out, 2, total);

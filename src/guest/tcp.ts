@@ -15,6 +15,7 @@
 //                                                      └─ our FIN ─► (ACKed) ... peer FIN ─► CLOSED
 //   any state ─RST─► CLOSED
 
+import { FrameSlab } from '../common/frame-slab.js';
 import { XEN_NETIF_GSO_TYPE_TCPV4, XEN_NETIF_MAX_TX_SIZE } from '../protocol/netif.js';
 import { IPPROTO_TCP, formatIpv4, type Ipv4, type Mac } from './packet.js';
 import type { LinkSendOptions, NetStack } from './stack.js';
@@ -26,6 +27,8 @@ const RST = 0x04;
 const PSH = 0x08;
 const ACK = 0x10;
 const HLEN = 20;
+/** Outgoing segments are carved from a slab rather than each an off-heap buffer of its own. */
+const segments = new FrameSlab();
 const WINDOW = 65535;
 /** What we accept per segment and offer in SYN-ACK: an Ethernet MTU's worth. */
 const OUR_MSS = 1460;
@@ -344,8 +347,8 @@ export class TcpConnection {
    */
   private send(flags: number, seq: number, payload: Uint8Array, options = new Uint8Array(0), offload = false): boolean {
     const hlen = HLEN + options.length;
-    const seg = new Uint8Array(hlen + payload.length);
-    const v = new DataView(seg.buffer);
+    const seg = segments.alloc(hlen + payload.length);
+    const v = new DataView(seg.buffer, seg.byteOffset, seg.length);
     v.setUint16(0, this.localPort);
     v.setUint16(2, this.remotePort);
     v.setUint32(4, seq >>> 0);
