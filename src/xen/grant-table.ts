@@ -128,15 +128,7 @@ export class GrantTable {
     if (!copyArgsFit(offset, len, dstOffset, dst)) return GNTST.bad_copy_arg;
     const frame = this.check(grantee, ref, false);
     if (frame < 0) return frame;
-    const page = this.memory.page(frame);
-    if (sameAlignment(page, offset, dst, dstOffset) || len < REALIGN_MIN) {
-      dst.set(bytesOf(page, offset, len), dstOffset);
-    } else {
-      // Through a buffer aligned as the page: a fast shared copy, then an ordinary memcpy.
-      const at = (page.byteOffset + offset) & 7;
-      realign.set(bytesOf(page, offset, len), at);
-      dst.set(bytesOf(realign, at, len), dstOffset);
-    }
+    copyPageBytes(this.memory.page(frame), offset, dst, dstOffset, len, false);
     return GNTST.okay;
   }
 
@@ -145,15 +137,7 @@ export class GrantTable {
     if (!copyArgsFit(offset, len, srcOffset, src)) return GNTST.bad_copy_arg;
     const frame = this.check(grantee, ref, true);
     if (frame < 0) return frame;
-    const page = this.memory.page(frame);
-    if (sameAlignment(page, offset, src, srcOffset) || len < REALIGN_MIN) {
-      page.set(bytesOf(src, srcOffset, len), offset);
-    } else {
-      // An ordinary memcpy to a buffer aligned as the page, then a fast shared copy.
-      const at = (page.byteOffset + offset) & 7;
-      realign.set(bytesOf(src, srcOffset, len), at);
-      page.set(bytesOf(realign, at, len), offset);
-    }
+    copyPageBytes(this.memory.page(frame), offset, src, srcOffset, len, true);
     return GNTST.okay;
   }
 
@@ -208,6 +192,23 @@ export class GrantTable {
  */
 const REALIGN_MIN = 128;
 const realign = new Uint8Array(PAGE_SIZE + 8);
+
+/**
+ * `len` bytes between a guest page (at `offset`) and local memory (at `localOffset`), either
+ * way; ends that disagree in alignment go through `realign`, placed as the page is, so the
+ * shared side is always copied word by word.
+ */
+function copyPageBytes(page: Uint8Array, offset: number, local: Uint8Array, localOffset: number, len: number,
+  toPage: boolean): void {
+  let from = toPage ? bytesOf(local, localOffset, len) : bytesOf(page, offset, len);
+  if (len >= REALIGN_MIN && !sameAlignment(page, offset, local, localOffset)) {
+    const at = (page.byteOffset + offset) & 7;
+    realign.set(from, at);
+    from = bytesOf(realign, at, len);
+  }
+  if (toPage) page.set(from, offset);
+  else local.set(from, localOffset);
+}
 
 function sameAlignment(page: Uint8Array, offset: number, local: Uint8Array, localOffset: number): boolean {
   return ((page.byteOffset + offset - local.byteOffset - localOffset) & 7) === 0;
