@@ -6,6 +6,7 @@
 
 import { FrameSlab } from '../../common/frame-slab.js';
 import { Logger } from '../../common/log.js';
+import { NET_IP_ALIGN } from '../../protocol/netif.js';
 import {
   isPlainVnetHdr, PLAIN_VNET_HDR, readVnetHdr, VNET_HDR_LEN, type VirtioNetHdr, writeVnetHdr,
 } from '../../protocol/virtio-net-hdr.js';
@@ -18,6 +19,11 @@ import { TapWriter } from './tap-writer.js';
 /** A GSO frame: 64 KiB of IP packet, its Ethernet header (and a VLAN tag) and the vnet header. */
 const MAX_FRAME = 65536 + 32;
 const MAX_READ_ERRORS_IN_A_ROW = 1000;
+/**
+ * Received frames start where netback will put them in a guest's page (NET_IP_ALIGN, then whole
+ * pages), modulo 8: the copies into guest memory then go word by word (see common/frame-slab.ts).
+ */
+const GUEST_DATA_SKEW = NET_IP_ALIGN;
 
 export interface TapOptions {
   id: string;
@@ -195,7 +201,7 @@ export class TapNetClient implements NetClient {
         const plain = !this.vnetHdr || (buf[at] === 0 && buf[at + 1] === 0);
         const hdr = plain ? PLAIN_VNET_HDR : readVnetHdr(buf.subarray(at, at + VNET_HDR_LEN));
         heldHdr = isPlainVnetHdr(hdr) ? undefined : hdr;
-        held = this.rxFrames.alloc(len - from);
+        held = this.rxFrames.alloc(len - from, GUEST_DATA_SKEW);
         held.set(buf.subarray(at + from, at + len));
       }
       at += len;
