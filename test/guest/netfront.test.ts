@@ -159,6 +159,18 @@ describe('netfront against a QEMU-like backend', function () {
       expect(r.held().grants).to.equal(grantsBefore);
     });
 
+    it('pushes the requests of frames sent in one go together, once the sending callback is over', async () => {
+      const tx = () => nf.summary().rings!.tx;
+      const before = tx().reqProd;
+      for (let i = 0; i < 5; i++) expect(nf.send(frameOf(60 + i))).to.equal(true);
+      expect(tx().reqProdPvt).to.equal(before + 5);
+      expect(tx().reqProd).to.equal(before);
+      await Promise.resolve();
+      expect(tx().reqProd).to.equal(before + 5);
+      await eventually(() => peer.received.length === 5, 'five frames');
+      expect(peer.received.map((r) => r.frame.length)).to.deep.equal([60, 61, 62, 63, 64]);
+    });
+
     it('marks checksum-offloaded frames csum_blank|data_validated', async () => {
       nf.send(frameOf(60), { csumBlank: true });
       await eventually(() => peer.received.length === 1, 'frame');
