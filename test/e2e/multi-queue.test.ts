@@ -1,6 +1,6 @@
 // Multi-queue vifs carry real traffic: four TCP flows each way between the namespace kernel's
 // socat and the guest, every byte verified, with one queue and with two (both queues carrying
-// flows, each with its own tx and rx event channel); and a burst several times the rx ring
+// flows, each with its own tx and rx event channel), with GSO both ways and without; and a burst several times the rx ring
 // towards a guest that stops servicing rx for a while arrives whole, because the backend stops
 // reading the tap instead of dropping (without that, 288 of the 800 frames are lost).
 
@@ -43,6 +43,10 @@ describe('e2e: multi-queue vifs and rx back-pressure', function () {
   it('moves four flows each way over two queues, both carrying traffic each way on their own ports', () => {
     const r = fixture('guest-tcp-mq', [2, 4, MiB, 42000]);
     whole(r);
+    // GSO both ways across the queues: 64 KiB frames out of the guest, multi-slot GSO frames in.
+    expect(r['netfront']['txGso']).to.be.greaterThan(0);
+    expect(r['netfront']['rxGso']).to.be.greaterThan(0);
+    expect(r['netfront']['rxMultiSlot']).to.be.greaterThan(0);
     expect(r['guestQueues']).to.equal(2);
     expect(r['numQueuesKey']).to.equal('2');
     const queues = r['queues'] as Array<Record<string, any>>;
@@ -56,6 +60,14 @@ describe('e2e: multi-queue vifs and rx back-pressure', function () {
     }
     expect(new Set(queues.flatMap((q) => [q['txPort'], q['rxPort']])).size).to.equal(4);
     expect(r['eventPorts']).to.equal(4);
+  });
+
+  it('moves four flows each way over two queues without GSO, every byte verified', () => {
+    const r = fixture('guest-tcp-mq', [2, 4, MiB, 43000, 'nogso']);
+    whole(r);
+    expect(r['guestQueues']).to.equal(2);
+    expect(r['netfront']).to.include({ txGso: 0, rxGso: 0 });
+    for (const q of r['queues'] as Array<Record<string, any>>) expect(q['rxResponses']).to.be.greaterThan(100);
   });
 
   it('loses nothing of an 800-frame burst towards a guest that stops servicing rx: the tap waits instead', () => {
