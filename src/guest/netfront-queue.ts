@@ -15,8 +15,8 @@
 // Every response is copied out of the shared page once (XSA-155) and the producer index is read
 // once per batch. Requests are pushed once per burst, as Linux does with xmit_more: frames sent
 // in one go are written at once and req_prod moves (and the backend is notified) at the end of
-// the callback that sent them. A backend that breaks the protocol marks the device broken ("Disabled for
-// further use"): from then on nothing is read, sent or notified until teardown.
+// the callback that sent them. A backend that breaks the protocol marks the device broken
+// ("Disabled for further use"): from then on nothing is read, sent or notified until teardown.
 
 import { FrontRing, PAGE_SIZE, SharedRing, wrapSub } from '../protocol/ring.js';
 import {
