@@ -138,7 +138,8 @@ export function txVnetHdr(frame: Uint8Array, flags: number, gso: { size: number;
 
 /** The header of a verified frame: shared, as most of a guest's TCP frames carry it. */
 const DATA_VALID_HDR: Readonly<VirtioNetHdr> = Object.freeze({
-  flags: VIRTIO_NET_HDR_F_DATA_VALID, gsoType: VIRTIO_NET_HDR_GSO_NONE, hdrLen: 0, gsoSize: 0, csumStart: 0, csumOffset: 0,
+  flags: VIRTIO_NET_HDR_F_DATA_VALID, gsoType: VIRTIO_NET_HDR_GSO_NONE, hdrLen: 0, gsoSize: 0, csumStart: 0,
+  csumOffset: 0,
 });
 
 /** What the frontend negotiated for frames towards it (netback's vif->can_sg, gso_mask, ip_csum, ipv6_csum). */
