@@ -1,6 +1,8 @@
 // Offloads follow the tap's vnet_hdr, as QEMU's virtio-net offers them only when its peer has
 // a virtio_net_hdr: a netdev tap with vnet_hdr=off gets feature-sg only, one with the default
-// gets GSO and IPv6 checksum offload as well; both carry the namespace's pings.
+// gets GSO and IPv6 checksum offload as well; both carry the namespace's pings. The kernel is
+// told (TUNSETOFFLOAD, seen with ethtool) to hand the tap checksum-offloaded and TSO frames only
+// while a guest that takes them is connected.
 
 import { expect } from 'chai';
 import { resolve } from 'node:path';
@@ -16,13 +18,15 @@ describe('e2e: offloads follow the tap\'s vnet_hdr', function () {
   it('advertises GSO and IPv6 csum offload only with a virtio_net_hdr, and both taps pass pings', () => {
     const out = ns.exec(process.execPath, [resolve('dist/test/fixtures/tap-offloads.js')], { timeoutMs: 45000 });
     const r = JSON.parse(out.trim().split('\n').pop()!) as Record<string, any>;
+    const on = { 'tx-checksumming': 'on', 'tx-tcp-segmentation': 'on', 'tx-tcp6-segmentation': 'on' };
+    const off = { 'tx-checksumming': 'off', 'tx-tcp-segmentation': 'off', 'tx-tcp6-segmentation': 'off' };
     expect(r['plain0']).to.deep.equal({
       features: { 'feature-sg': '1', 'feature-gso-tcpv4': null, 'feature-gso-tcpv6': null, 'feature-ipv6-csum-offload': null },
-      gso: false, pings: true,
+      gso: false, pings: true, connected: off, unplugged: off,
     });
     expect(r['vnet1']).to.deep.equal({
       features: { 'feature-sg': '1', 'feature-gso-tcpv4': '1', 'feature-gso-tcpv6': '1', 'feature-ipv6-csum-offload': '1' },
-      gso: true, pings: true,
+      gso: true, pings: true, connected: on, unplugged: off,
     });
   });
 });
