@@ -2,7 +2,8 @@
 # The Debian packages vifd's tests drive for real: network namespaces and ping, Go with the
 # go-qemu QMP client, socat; Xen's xenstore tools, test-xenstore and pyxs (xen-utils-4.17 only
 # recommends the hypervisor, which is not installed); chromium for the dashboard's browser
-# tests; tshark to read vifd's pcap captures; ethtool to see the offloads a tap was given. Run as root (CI is); without root it says what to install.
+# tests; tshark to read vifd's pcap captures; ethtool to see the offloads a tap was given.
+# Run as root (CI is); without root it says what to install.
 set -euo pipefail
 
 PACKAGES=(
