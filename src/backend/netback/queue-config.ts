@@ -1,10 +1,12 @@
 // What netback's connect() reads from the frontend before mapping anything (xenbus.c connect,
 // connect_data_rings, read_xenbus_vif_flags): the number of queues, the rx-copy and rx-notify
-// flags, and per queue its two ring refs and one event channel or a split pair. With one queue
-// the keys sit flat in the frontend directory; with several, under `queue-<N>/`.
+// flags, the offload flags, and per queue its two ring refs and one event channel or a split
+// pair. With one queue the keys sit flat in the frontend directory; with several, under
+// `queue-<N>/`.
 
 import type { XsHandle } from '../../xen/xenstore/index.js';
 import { ConnectFatal } from '../connect-fatal.js';
+import { NO_RX_FEATURES, type RxFeatures } from './offload.js';
 
 const EINVAL = 22;
 const ENOENT = 2;
@@ -23,6 +25,8 @@ export interface FrontendConfig {
   queues: QueueKeys[];
   /** feature-rx-notify: the frontend raises the rx channel when it posts rx requests past req_event. */
   rxNotify: boolean;
+  /** What the frontend takes on rx (and so what the peer may hand over). */
+  features: RxFeatures;
 }
 
 function readUnsigned(xs: XsHandle, path: string): number | undefined {
@@ -46,8 +50,25 @@ function missingOrBad(xs: XsHandle, dir: string, keys: string[]): number {
   return keys.some((k) => xs.readString(`${dir}/${k}`) === undefined) ? ENOENT : EINVAL;
 }
 
+/**
+ * The offload keys: IPv4 checksum offload unless the frontend says feature-no-csum-offload; the
+ * rest only when it says so, and only with a peer that can carry offloaded frames at all.
+ */
+function readOffloads(xs: XsHandle, fe: string, peerVnetHdr: boolean): RxFeatures {
+  const flag = (key: string) => xs.readString(`${fe}/${key}`) === '1';
+  const sg = flag('feature-sg');
+  if (!peerVnetHdr) return { ...NO_RX_FEATURES, sg };
+  return {
+    sg,
+    gsoTcpv4: flag('feature-gso-tcpv4'),
+    gsoTcpv6: flag('feature-gso-tcpv6'),
+    ipCsum: !flag('feature-no-csum-offload'),
+    ipv6Csum: flag('feature-ipv6-csum-offload'),
+  };
+}
+
 /** Throws ConnectFatal with netback's message for whatever the frontend got wrong. */
-export function readFrontendConfig(xs: XsHandle, fe: string, maxQueues: number): FrontendConfig {
+export function readFrontendConfig(xs: XsHandle, fe: string, maxQueues: number, peerVnetHdr: boolean): FrontendConfig {
   const requested = readUnsignedOr(xs, `${fe}/multi-queue-num-queues`, 1);
   if (requested === 0 || requested > maxQueues) {
     throw new ConnectFatal(EINVAL, `guest requested ${requested} queues, but valid range is 1 - ${maxQueues}.`);
@@ -76,5 +97,5 @@ export function readFrontendConfig(xs: XsHandle, fe: string, maxQueues: number):
     }
     queues.push({ id, txRef, rxRef, txPort: port, rxPort: port, split: false });
   }
-  return { queues, rxNotify };
+  return { queues, rxNotify, features: readOffloads(xs, fe, peerVnetHdr) };
 }

@@ -17,7 +17,6 @@ import { XenDevice } from '../xen-device.js';
 import type { XenBus } from '../xen-bus.js';
 import type { DeviceAddress } from '../xen-paths.js';
 import { newCounters, type VifCounters } from './counters.js';
-import { NO_RX_FEATURES, type RxFeatures } from './offload.js';
 import { readFrontendConfig } from './queue-config.js';
 import { NetbackQueue, type QueueInfo } from './queue.js';
 
@@ -115,8 +114,9 @@ export class XenNetDevice extends XenDevice {
   }
 
   protected connect(): void {
-    const cfg = readFrontendConfig(this.xs, this.frontendPath, this.maxQueues);
-    const features = this.frontendFeatures();
+    const peerVnetHdr = this.peer?.vnetHdr ?? false;
+    const cfg = readFrontendConfig(this.xs, this.frontendPath, this.maxQueues, peerVnetHdr);
+    const features = cfg.features;
     const hv = this.bus.hypervisor;
     const { backendDomid, frontendId } = this.address;
     try {
@@ -126,7 +126,7 @@ export class XenNetDevice extends XenDevice {
           fatal: (msg) => this.disable(msg),
           rxWoken: () => this.maybeResumePeer(),
           txSwept: () => this.txSwept(),
-          peerVnetHdr: this.peer?.vnetHdr ?? false,
+          peerVnetHdr,
           rxFeatures: features,
           stats: this.stats,
           log: this.log,
@@ -236,24 +236,6 @@ export class XenNetDevice extends XenDevice {
     }
     this.capture?.write(frame);
     if (this.peer && !this.peer.send(frame, hdr)) this.stats.txDropped++;
-  }
-
-  /**
-   * The frontend's offload keys, read at connect as netback's connect_data_rings/read_xenbus_vif_flags:
-   * IPv4 checksum offload unless it says feature-no-csum-offload; the rest only when it says so,
-   * and only with a peer that can carry offloaded frames at all.
-   */
-  private frontendFeatures(): RxFeatures {
-    const flag = (key: string) => this.xs.readString(`${this.frontendPath}/${key}`) === '1';
-    const sg = flag('feature-sg');
-    if (!this.peer?.vnetHdr) return { ...NO_RX_FEATURES, sg };
-    return {
-      sg,
-      gsoTcpv4: flag('feature-gso-tcpv4'),
-      gsoTcpv6: flag('feature-gso-tcpv6'),
-      ipCsum: !flag('feature-no-csum-offload'),
-      ipv6Csum: flag('feature-ipv6-csum-offload'),
-    };
   }
 
   /**
