@@ -1,10 +1,8 @@
 // QMP over a unix stream socket (`-qmp unix:PATH,server=on,wait=off`). The only file of the QMP
 // layer that imports `net`.
 
-import { mkdirSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
-import { dirname } from 'node:path';
-import { removeStaleSocket } from '../../common/unix-socket.js';
+import { listenUnix, removeStaleSocket } from '../../common/unix-socket.js';
 import type { QmpServer } from '../server.js';
 
 export interface UnixListenOptions {
@@ -22,15 +20,7 @@ export class UnixQmpListener {
 
   static async listen(qmp: QmpServer, opts: UnixListenOptions): Promise<UnixQmpListener> {
     const l = new UnixQmpListener(qmp, opts.path, opts.pretty ?? false);
-    mkdirSync(dirname(opts.path), { recursive: true });
-    removeStaleSocket(opts.path);
-    await new Promise<void>((resolve, reject) => {
-      l.server.once('error', reject);
-      l.server.listen(opts.path, () => {
-        l.server.off('error', reject);
-        resolve();
-      });
-    });
+    await listenUnix(l.server, opts.path);
     return l;
   }
 

@@ -20,11 +20,10 @@
 // socket paused (we stop reading its requests) and is dropped once its unread output passes
 // OUTPUT_LIMIT, so a stuck watcher cannot eat the daemon's memory.
 
-import { chmodSync, mkdirSync } from 'node:fs';
+import { chmodSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
-import { dirname } from 'node:path';
 import { Logger } from '../../../common/log.js';
-import { removeStaleSocket } from '../../../common/unix-socket.js';
+import { listenUnix, removeStaleSocket } from '../../../common/unix-socket.js';
 import type { XsConnection } from '../connection.js';
 import type { XenStore } from '../store.js';
 import { encodeMessage, FrameDecoder, msgTypeName, XsMsgType, type XsMessage } from './codec.js';
@@ -130,15 +129,7 @@ export class XenstoreSocketServer {
   /** Listens on `path` (mode 0600: a connection has dom0's rights). A stale socket file is replaced. */
   static async listen(store: XenStore, opts: XenstoreSocketOptions): Promise<XenstoreSocketServer> {
     const s = new XenstoreSocketServer(store, opts.path, opts.outputLimit ?? OUTPUT_LIMIT);
-    mkdirSync(dirname(opts.path), { recursive: true });
-    removeStaleSocket(opts.path);
-    await new Promise<void>((resolve, reject) => {
-      s.server.once('error', reject);
-      s.server.listen(opts.path, () => {
-        s.server.off('error', reject);
-        resolve();
-      });
-    });
+    await listenUnix(s.server, opts.path);
     chmodSync(opts.path, 0o600);
     return s;
   }
