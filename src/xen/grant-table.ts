@@ -125,19 +125,21 @@ export class GrantTable {
 
   /** GNTTABOP_copy with a source gref: foreign page bytes → `dst`. Returns a GNTST status. */
   copyFrom(grantee: number, ref: number, offset: number, dst: Uint8Array, dstOffset: number, len: number): number {
-    if (!copyArgsFit(offset, len, dstOffset, dst)) return GNTST.bad_copy_arg;
-    const frame = this.check(grantee, ref, false);
-    if (frame < 0) return frame;
-    copyPageBytes(this.memory.page(frame), offset, dst, dstOffset, len, false);
-    return GNTST.okay;
+    return this.copy(grantee, ref, offset, dst, dstOffset, len, false);
   }
 
   /** GNTTABOP_copy with a destination gref: `src` → foreign page bytes. Returns a GNTST status. */
   copyTo(grantee: number, ref: number, offset: number, src: Uint8Array, srcOffset: number, len: number): number {
-    if (!copyArgsFit(offset, len, srcOffset, src)) return GNTST.bad_copy_arg;
-    const frame = this.check(grantee, ref, true);
+    return this.copy(grantee, ref, offset, src, srcOffset, len, true);
+  }
+
+  /** One grant copy; `toPage` copies `buf` into the granted page (which must then be writable). */
+  private copy(grantee: number, ref: number, offset: number, buf: Uint8Array, bufOffset: number, len: number,
+    toPage: boolean): number {
+    if (!copyArgsFit(offset, len, bufOffset, buf)) return GNTST.bad_copy_arg;
+    const frame = this.check(grantee, ref, toPage);
     if (frame < 0) return frame;
-    copyPageBytes(this.memory.page(frame), offset, src, srcOffset, len, true);
+    copyPageBytes(this.memory.page(frame), offset, buf, bufOffset, len, toPage);
     return GNTST.okay;
   }
 
