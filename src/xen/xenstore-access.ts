@@ -54,13 +54,21 @@ export class EmbeddedXenstore implements XenstoreAccess {
 export class ExternalXenstore implements XenstoreAccess {
   readonly embedded = null;
   private readonly handles: Array<{ close(): void }> = [];
+  /** The connection made to check the daemon, handed out by the first privileged(). */
+  private first: XsBlockingClient | null;
 
-  /** Checks the daemon answers now, so a wrong path fails at startup with its reason. */
+  /** Connects now, so a wrong path fails at startup with its reason. */
   constructor(readonly description: string, private readonly opts: BlockingClientOptions = {}) {
-    this.privileged().close();
+    this.first = XsBlockingClient.connect(description, opts);
+    this.handles.push(this.first);
   }
 
   privileged(): XsBlockingClient {
+    const first = this.first;
+    if (first) {
+      this.first = null;
+      return first;
+    }
     const h = XsBlockingClient.connect(this.description, this.opts);
     this.handles.push(h);
     return h;
