@@ -7,7 +7,7 @@
 
 import { PAGE_SIZE } from '../protocol/ring.js';
 import { GNTST, GrantError, XenError } from './errors.js';
-import type { GuestMemory } from './guest-memory.js';
+import { GuestMemory, type SharedGuestMemory } from './guest-memory.js';
 
 export const GTF_invalid = 0;
 export const GTF_permit_access = 1;
@@ -22,9 +22,19 @@ const ENTRY_SIZE = 8;
 
 export interface GrantEntry { flags: number; domid: number; frame: number }
 
+/** What a datapath thread needs to check and copy through a domain's grants. */
+export interface SharedGrantTable {
+  owner: number;
+  nrEntries: number;
+  entries: SharedArrayBuffer;
+  memory: SharedGuestMemory;
+}
+
 /** A live mapping of a foreign page; the page view must not be used after unmap(). */
 export interface GrantMapping {
   readonly ref: number;
+  /** The frame the grant named when it was mapped: the page stays that one. */
+  readonly frame: number;
   readonly writable: boolean;
   readonly page: Uint8Array;
   unmap(): void;
@@ -38,11 +48,25 @@ export class GrantTable {
   private readonly freeRefs: number[] = [];
 
   /** 64 frames of 512 entries: Xen's default max_grant_frames for a guest. */
-  constructor(readonly owner: number, readonly memory: GuestMemory, readonly nrEntries = 64 * 512) {
-    this.entries = new DataView(new SharedArrayBuffer(nrEntries * ENTRY_SIZE));
+  constructor(readonly owner: number, readonly memory: GuestMemory, readonly nrEntries = 64 * 512,
+    entries?: SharedArrayBuffer) {
+    this.entries = new DataView(entries ?? new SharedArrayBuffer(nrEntries * ENTRY_SIZE));
     this.readers = new Uint16Array(nrEntries);
     this.writers = new Uint16Array(nrEntries);
     for (let ref = nrEntries - 1; ref >= GNTTAB_NR_RESERVED_ENTRIES; ref--) this.freeRefs.push(ref);
+  }
+
+  /**
+   * The table as another thread sees it, for grant copies (copyFrom, copyTo) checked exactly
+   * as here. Mapping stays with the owner's thread, which keeps the in-use counts.
+   */
+  static attach(shared: SharedGrantTable): GrantTable {
+    return new GrantTable(shared.owner, GuestMemory.attach(shared.memory), shared.nrEntries, shared.entries);
+  }
+
+  shared(): SharedGrantTable {
+    return { owner: this.owner, nrEntries: this.nrEntries, entries: this.entries.buffer as SharedArrayBuffer,
+      memory: this.memory.shared() };
   }
 
   // --- the granting domain's side (what gnttab_grant_foreign_access does in a guest kernel)
@@ -105,13 +129,18 @@ export class GrantTable {
   // --- the hypervisor's side (GNTTABOP_map_grant_ref / unmap / copy), called by the grantee
 
   map(grantee: number, ref: number, writable: boolean): GrantMapping {
-    const page = this.validate(grantee, ref, writable, 'map');
+    const frame = this.check(grantee, ref, writable);
+    if (frame < 0) {
+      throw new GrantError(frame, `domain ${grantee}: map of domain ${this.owner}'s grant ref ${ref}`);
+    }
+    const page = this.memory.page(frame);
     const counts = writable ? this.writers : this.readers;
     counts[ref] = counts[ref]! + 1;
     this.refreshBusy(ref);
     let mapped = true;
     return {
       ref,
+      frame,
       writable,
       page,
       unmap: () => {
@@ -141,14 +170,6 @@ export class GrantTable {
     if (frame < 0) return frame;
     copyPageBytes(this.memory.page(frame), offset, buf, bufOffset, len, toPage);
     return GNTST.okay;
-  }
-
-  private validate(grantee: number, ref: number, writable: boolean, op: string): Uint8Array {
-    const frame = this.check(grantee, ref, writable);
-    if (frame < 0) {
-      throw new GrantError(frame, `domain ${grantee}: ${op} of domain ${this.owner}'s grant ref ${ref}`);
-    }
-    return this.memory.page(frame);
   }
 
   /**

@@ -1,27 +1,54 @@
-// A domain's pseudo-physical memory: 4 KiB pages addressed by GFN, backed by SharedArrayBuffers
-// so a datapath worker thread can later see the same bytes. Pages come from chunks allocated on
-// demand; an untouched page costs address space only, not resident memory.
+// A domain's pseudo-physical memory: 4 KiB pages addressed by GFN, in one SharedArrayBuffer
+// reserved at the domain's maximum size, so a datapath thread sees the same bytes through
+// attach(). The reservation costs address space only: a page becomes resident when touched.
+// How many frames exist (the allocation watermark) lives in shared memory too, so another
+// thread's grant checks ask the same question the owner does.
 
 import { PAGE_SIZE } from '../protocol/ring.js';
 import { XenError } from './errors.js';
 
-const PAGES_PER_CHUNK = 256;
 /**
  * Zeroes are copied in from here: V8 fills shared memory a byte at a time but copies it a word
  * at a time, six times faster for a page.
  */
 const ZERO_PAGE = new Uint8Array(PAGE_SIZE);
 
+/** What another thread needs to see a domain's memory: structured-cloneable, buffers shared. */
+export interface SharedGuestMemory {
+  domid: number;
+  maxPages: number;
+  pages: SharedArrayBuffer;
+  /** Int32 [0]: frames handed out so far (gfns below it exist). */
+  watermark: SharedArrayBuffer;
+}
+
 export class GuestMemory {
-  private readonly chunks: SharedArrayBuffer[] = [];
-  /** One view per page ever allocated, indexed by gfn: page() runs for every grant copy. */
-  private readonly views: Uint8Array[] = [];
+  private readonly pages: SharedArrayBuffer;
+  private readonly watermark: Int32Array;
+  /** One view per page, made on first use: page() runs for every grant copy. */
+  private readonly views: Array<Uint8Array | undefined> = [];
   private readonly free: number[] = [];
   private readonly freeSet = new Set<number>();
-  private next = 0;
 
   /** `maxPages` bounds what one domain can take, like a domain's memory size. */
-  constructor(readonly domid: number, readonly maxPages = 64 * 1024) {}
+  constructor(readonly domid: number, readonly maxPages = 64 * 1024, shared?: SharedGuestMemory) {
+    this.pages = shared?.pages ?? new SharedArrayBuffer(maxPages * PAGE_SIZE);
+    this.watermark = new Int32Array(shared?.watermark ?? new SharedArrayBuffer(4));
+  }
+
+  /** The same memory, seen from another thread (which only reads and copies pages). */
+  static attach(shared: SharedGuestMemory): GuestMemory {
+    return new GuestMemory(shared.domid, shared.maxPages, shared);
+  }
+
+  shared(): SharedGuestMemory {
+    return { domid: this.domid, maxPages: this.maxPages, pages: this.pages,
+      watermark: this.watermark.buffer as SharedArrayBuffer };
+  }
+
+  private get next(): number {
+    return Atomics.load(this.watermark, 0);
+  }
 
   allocPage(): number {
     const reused = this.free.pop();
@@ -30,16 +57,12 @@ export class GuestMemory {
       this.pageView(reused).set(ZERO_PAGE);
       return reused;
     }
-    if (this.next >= this.maxPages) {
+    const gfn = this.next;
+    if (gfn >= this.maxPages) {
       throw new XenError('ENOMEM', `domain ${this.domid}: out of guest memory (${this.maxPages} pages)`);
     }
-    const gfn = this.next++;
-    if (Math.floor(gfn / PAGES_PER_CHUNK) >= this.chunks.length) {
-      this.chunks.push(new SharedArrayBuffer(PAGES_PER_CHUNK * PAGE_SIZE));
-    }
-    // gfns are handed out in order, so the array stays dense (V8's fast elements).
-    this.views.push(new Uint8Array(this.chunks[Math.floor(gfn / PAGES_PER_CHUNK)]!, (gfn % PAGES_PER_CHUNK) * PAGE_SIZE,
-      PAGE_SIZE));
+    // Published after the page exists: a thread that sees the frame can use it.
+    Atomics.store(this.watermark, 0, gfn + 1);
     return gfn;
   }
 
@@ -74,6 +97,14 @@ export class GuestMemory {
   }
 
   private pageView(gfn: number): Uint8Array {
-    return this.views[gfn]!;
+    return this.views[gfn] ?? this.makeView(gfn);
+  }
+
+  private makeView(gfn: number): Uint8Array {
+    // Grown in order, never assigned far past the end: the array keeps V8's fast elements.
+    while (this.views.length <= gfn) this.views.push(undefined);
+    const view = new Uint8Array(this.pages, gfn * PAGE_SIZE, PAGE_SIZE);
+    this.views[gfn] = view;
+    return view;
   }
 }

@@ -99,3 +99,45 @@ describe('grant table v1', () => {
     expect(guest.grants.copyFrom(0, ref, 0, new Uint8Array(1), 0, 1)).to.equal(GNTST.bad_gntref);
   });
 });
+
+describe('grant table seen from a datapath thread', () => {
+  it('checks and copies exactly as the owner does, and sees frames allocated after it attached', async () => {
+    const { Worker } = await import('node:worker_threads');
+    const guest = new Domain(1, 'g');
+    const src = guest.memory.allocPage();
+    guest.memory.page(src).set([9, 8, 7, 6], 40);
+    const readable = guest.grants.grantAccess(0, src, true);
+    const worker = new Worker(`
+      const { workerData, parentPort } = require('node:worker_threads');
+      import(workerData.module).then(({ GrantTable }) => {
+        const g = GrantTable.attach(workerData.shared);
+        parentPort.on('message', (m) => {
+          const buf = new Uint8Array(8);
+          const read = g.copyFrom(0, m.readable, 40, buf, 0, 4);
+          const wrongDomain = g.copyFrom(5, m.readable, 40, buf, 0, 4);
+          const readonlyWrite = g.copyTo(0, m.readable, 0, buf, 0, 4);
+          const badRef = g.copyFrom(0, 1 << 20, 0, buf, 0, 4);
+          const crossing = g.copyFrom(0, m.readable, 4094, buf, 0, 4);
+          const wrote = g.copyTo(0, m.writable, 100, buf, 0, 4);
+          parentPort.postMessage({ bytes: [...buf.subarray(0, 4)], read, wrongDomain, readonlyWrite, badRef, crossing, wrote });
+        });
+        parentPort.postMessage('ready');
+      });`, { eval: true, workerData: { shared: guest.grants.shared(),
+      module: new URL('../../src/xen/grant-table.js', import.meta.url).href } });
+    try {
+      await new Promise((r) => worker.once('message', r));
+      // Allocated after the worker attached: the shared watermark makes it a valid frame there.
+      const dst = guest.memory.allocPage();
+      const writable = guest.grants.grantAccess(0, dst, false);
+      worker.postMessage({ readable, writable });
+      const r = await new Promise<Record<string, unknown>>((res) => worker.once('message', res));
+      expect(r).to.deep.equal({
+        bytes: [9, 8, 7, 6], read: GNTST.okay, wrongDomain: GNTST.permission_denied,
+        readonlyWrite: GNTST.permission_denied, badRef: GNTST.bad_gntref, crossing: GNTST.bad_copy_arg, wrote: GNTST.okay,
+      });
+      expect([...guest.memory.page(dst).subarray(100, 104)]).to.deep.equal([9, 8, 7, 6]);
+    } finally {
+      await worker.terminate();
+    }
+  });
+});
