@@ -28,6 +28,8 @@ type Handler = (port: number) => void;
 /** A port's own state: what info() reports about it, plus its upcall handler. */
 interface Port extends Omit<EvtchnInfo, 'domid' | 'port'> {
   handler: Handler | null;
+  /** Set for a port served on another thread: raised there at once, through its doorbell. */
+  remote: Handler | null;
 }
 
 export class EventChannels {
@@ -92,13 +94,36 @@ export class EventChannels {
   /** Raises a port of `domid` directly, as QEMU's xen-event-inject does. */
   raise(domid: number, port: number): void {
     const target = this.domains.get(domid)?.get(port);
-    if (!target || target.pending) return;
+    if (!target) return;
+    if (target.remote && !target.masked) {
+      // The other thread's doorbell coalesces and defers, as pending bits do here.
+      target.upcalls++;
+      target.remote(port);
+      return;
+    }
+    if (target.pending) return;
     target.pending = true;
     if (!target.masked) this.queue(domid, port);
   }
 
   setHandler(domid: number, port: number, handler: Handler | null): void {
-    this.lookup(domid, port).handler = handler;
+    const p = this.lookup(domid, port);
+    p.handler = handler;
+    p.remote = null;
+  }
+
+  /**
+   * The port is served on another thread: every raise goes straight to `ring` (a doorbell),
+   * which coalesces and defers the upcall there. setHandler() takes the port back.
+   */
+  setRemote(domid: number, port: number, ring: Handler): void {
+    const p = this.lookup(domid, port);
+    p.handler = null;
+    p.remote = ring;
+    if (p.pending && !p.masked) {
+      p.pending = false;
+      ring(port);
+    }
   }
 
   setMasked(domid: number, port: number, masked: boolean): void {
@@ -137,7 +162,9 @@ export class EventChannels {
       if (!p || !p.pending || p.masked) continue;
       p.pending = false;
       p.upcalls++;
-      if (p.handler) {
+      if (p.remote) {
+        p.remote(port);
+      } else if (p.handler) {
         try {
           p.handler(port);
         } catch (err) {
@@ -149,7 +176,7 @@ export class EventChannels {
   }
 
   private newPort(status: EvtchnStatus, remoteDomid: number, remotePort: number): Port {
-    return { status, remoteDomid, remotePort, pending: false, masked: false, upcalls: 0, handler: null };
+    return { status, remoteDomid, remotePort, pending: false, masked: false, upcalls: 0, handler: null, remote: null };
   }
 
   private portsOf(domid: number): Map<number, Port> {

@@ -66,3 +66,51 @@ describe('event channels', () => {
     expect(ev.allocUnbound(1, 0)).to.equal(1);
   });
 });
+
+describe('event channels served on another thread', () => {
+  let ev: EventChannels;
+  let fe: number;
+  let be: number;
+
+  beforeEach(() => {
+    ev = new EventChannels();
+    ev.addDomain(0);
+    ev.addDomain(1);
+    fe = ev.allocUnbound(1, 0);
+    be = ev.bindInterdomain(0, 1, fe);
+  });
+
+  it('rings a remote port at once on every send, and counts the upcalls', () => {
+    const rung: number[] = [];
+    ev.setRemote(0, be, (p) => rung.push(p));
+    ev.send(1, fe);
+    ev.send(1, fe);
+    expect(rung).to.deep.equal([be, be]);
+    expect(ev.info(0, be)).to.include({ upcalls: 2, pending: false });
+  });
+
+  it('holds a masked remote port pending and rings it once unmasked', async () => {
+    const rung: number[] = [];
+    ev.setRemote(0, be, (p) => rung.push(p));
+    ev.setMasked(0, be, true);
+    ev.send(1, fe);
+    ev.send(1, fe);
+    await tick();
+    expect(rung).to.deep.equal([]);
+    expect(ev.info(0, be).pending).to.equal(true);
+    ev.setMasked(0, be, false);
+    await tick();
+    expect(rung).to.deep.equal([be]);
+  });
+
+  it('goes back to a local handler with setHandler', async () => {
+    const rung: number[] = [];
+    const local: number[] = [];
+    ev.setRemote(0, be, (p) => rung.push(p));
+    ev.setHandler(0, be, (p) => local.push(p));
+    ev.send(1, fe);
+    await tick();
+    expect(rung).to.deep.equal([]);
+    expect(local).to.deep.equal([be]);
+  });
+});
