@@ -1,0 +1,69 @@
+// Synchronous calls into a worker thread: the caller posts a request and sleeps in Atomics.wait
+// until the worker has posted the reply and bumped a shared counter, then takes the reply off
+// its port with receiveMessageOnPort. Replies carry the request's sequence number, so one that
+// comes after its caller gave up (the timeout) is recognised and dropped. The worker must never
+// wait for the caller's thread, or the two would wait for each other.
+
+import { receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
+
+export interface SyncRequest { seq: number; op: string; args: unknown }
+export type SyncReply =
+  | { seq: number; ok: true; value: unknown }
+  | { seq: number; ok: false; code: string | undefined; message: string };
+
+/** The error a call throws: the worker's message and code, or why no answer came. */
+export class SyncCallError extends Error {
+  constructor(message: string, readonly code: string | undefined) {
+    super(message);
+    this.name = 'SyncCallError';
+  }
+}
+
+export class SyncCaller {
+  private seq = 0;
+  private readonly flag: Int32Array;
+
+  /** `flag`: a shared Int32 the worker bumps after each reply. */
+  constructor(private readonly requests: MessagePort, private readonly replies: MessagePort, flag: SharedArrayBuffer,
+    private readonly peer: string) {
+    this.flag = new Int32Array(flag);
+  }
+
+  call(op: string, args: unknown, timeoutMs: number): unknown {
+    this.seq = this.seq >= 0x7fffffff ? 1 : this.seq + 1;
+    const seq = this.seq;
+    this.requests.postMessage({ seq, op, args } satisfies SyncRequest);
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const posted = Atomics.load(this.flag, 0);
+      for (let m = receiveMessageOnPort(this.replies); m; m = receiveMessageOnPort(this.replies)) {
+        const r = m.message as SyncReply;
+        if (r.seq !== seq) continue;
+        if (r.ok) return r.value;
+        throw new SyncCallError(r.message, r.code);
+      }
+      const left = deadline - Date.now();
+      if (left <= 0) throw new SyncCallError(`${op}: ${this.peer} did not answer within ${timeoutMs} ms`, 'ETIMEDOUT');
+      Atomics.wait(this.flag, 0, posted, left);
+    }
+  }
+}
+
+/** The worker's side: answers each request with `handle`'s value or the error it threw. */
+export function serveSyncCalls(requests: MessagePort, replies: MessagePort, flag: SharedArrayBuffer,
+  handle: (op: string, args: unknown) => unknown): void {
+  const words = new Int32Array(flag);
+  requests.on('message', (r: SyncRequest) => {
+    let reply: SyncReply;
+    try {
+      reply = { seq: r.seq, ok: true, value: handle(r.op, r.args) };
+    } catch (err) {
+      const e = err as { code?: unknown; message?: unknown };
+      reply = { seq: r.seq, ok: false, code: typeof e.code === 'string' ? e.code : undefined,
+        message: typeof e.message === 'string' ? e.message : String(err) };
+    }
+    replies.postMessage(reply);
+    Atomics.add(words, 0, 1);
+    Atomics.notify(words, 0);
+  });
+}
