@@ -82,6 +82,22 @@ static void on_readable(uv_poll_t *poll, int status, int events)
     napi_close_handle_scope(w->env, scope);
 }
 
+/*
+ * The environment is going (a worker thread ends) with the watch still started: its handle
+ * must be closed before the thread's loop is, or Node aborts. JS is no longer called then, so
+ * only libuv is touched; the references go with the environment.
+ */
+static void cleanup_watch(void *arg)
+{
+    fd_watch *w = arg;
+    if (w->closing) {
+        return;
+    }
+    w->closing = 1;
+    uv_poll_stop(&w->poll);
+    uv_close((uv_handle_t *)&w->poll, on_closed);
+}
+
 static void finalize_watch(napi_env env, void *data, void *hint)
 {
     fd_watch *w = data;
@@ -122,6 +138,7 @@ static fd_watch *start_watch(napi_env env, int fd, napi_value callback, napi_val
         return NULL;
     }
     NAPI_CALL(env, napi_create_external(env, w, finalize_watch, NULL, handle));
+    NAPI_CALL(env, napi_add_env_cleanup_hook(env, cleanup_watch, w));
     return w;
 }
 
@@ -190,6 +207,7 @@ napi_value vifd_poll_stop(napi_env env, napi_callback_info info)
         return NULL;
     }
     w->closing = 1;
+    napi_remove_env_cleanup_hook(env, cleanup_watch, w);
     uv_poll_stop(&w->poll);
     napi_delete_reference(env, w->callback);
     if (w->buf) {

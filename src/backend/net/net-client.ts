@@ -19,9 +19,8 @@ export interface PeerOffloads {
   tso6: boolean;
 }
 
-export interface NetClient {
-  readonly id: string;
-  readonly type: string;
+/** What a vif's datapath uses of its peer: frames both ways and flow control. */
+export interface DatapathPeer {
   /** Frames from the host towards the guest are handed to `fn`. */
   setReceiver(fn: FrameReceiver | null): void;
   /**
@@ -41,6 +40,16 @@ export interface NetClient {
    * can be negotiated with the guest (as QEMU's virtio-net, which offers them only then).
    */
   readonly vnetHdr?: boolean;
+  /**
+   * Flow control towards the guest: while off, the client stops handing frames to its receiver
+   * and leaves them where they wait (a tap's kernel queue). Clients that cannot wait leave it out.
+   */
+  setReceiving?(on: boolean): void;
+}
+
+export interface NetClient extends DatapathPeer {
+  readonly id: string;
+  readonly type: string;
   /** Which offloaded frames the peer may hand over from now on; only with `vnetHdr`. */
   setOffloads?(o: PeerOffloads): void;
   /** One line for `info network`. */
@@ -51,9 +60,17 @@ export interface NetClient {
    */
   setCarrier?(on: boolean): void;
   /**
-   * Flow control towards the guest: while off, the client stops handing frames to its receiver
-   * and leaves them where they wait (a tap's kernel queue). Clients that cannot wait leave it out.
+   * Hands the frame I/O to a datapath thread (a tap's fd): the client stops reading and
+   * writing until reclaimIo(). Clients whose I/O cannot move leave both out.
    */
-  setReceiving?(on: boolean): void;
+  lendIo?(): LentTap;
+  reclaimIo?(): void;
   close(): void;
+}
+
+/** A tap's fd as lent to a datapath thread, which reads and writes it with a TapIo of its own. */
+export interface LentTap {
+  fd: number;
+  ifname: string;
+  vnetHdr: boolean;
 }
