@@ -10,6 +10,7 @@ import type { EventChannels } from '../xen/event-channel.js';
 import type { GrantTable } from '../xen/grant-table.js';
 import type { XsHandle } from '../xen/xenstore/index.js';
 import { findBackendCandidates, type DiscoveredBackend } from './backend-enumeration.js';
+import type { DatapathThread } from './netback/datapath-thread.js';
 import type { XenDevice } from './xen-device.js';
 import { backendAreaPath, deviceName, type DeviceAddress } from './xen-paths.js';
 
@@ -52,6 +53,8 @@ export class XenBus extends EventEmitter<XenBusEvents> {
    * parameter); undefined: netback's default, one per CPU up to 8.
    */
   maxQueues: number | undefined = undefined;
+  /** Where vifs realized from now on run their rings and tap I/O; null: on the main thread. */
+  datapathThread: DatapathThread | null = null;
   private readonly log = new Logger('xen-bus');
 
   constructor(readonly xs: XsHandle, readonly hypervisor: Hypervisor, readonly backendDomid = 0) {

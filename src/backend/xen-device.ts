@@ -89,6 +89,8 @@ export abstract class XenDevice {
   protected abstract connect(): void;
   /** Idempotent: tears down whatever connect() set up. */
   protected abstract disconnect(): void;
+  /** After every change of backendState, ours or another's write. */
+  protected backendStateChanged(): void {}
 
   onDestroyed(fn: DeviceLifecycleListener): void {
     this.destroyListeners.push(fn);
@@ -137,6 +139,7 @@ export abstract class XenDevice {
       this.log.info(`backend state ${xenbusStateName(this.backendState)} -> ${xenbusStateName(step)}`);
       this.backendState = step;
       this.xs.write(`${this.backendPath}/state`, String(step));
+      this.backendStateChanged();
       this.bus.stateChanged(this, 'backend');
       step = nextStep(this.backendState, target);
     }
@@ -320,6 +323,7 @@ export abstract class XenDevice {
     if (state !== this.backendState) {
       this.log.info(`backend state ${xenbusStateName(this.backendState)} -> ${xenbusStateName(state)} (written by another)`);
       this.backendState = state;
+      this.backendStateChanged();
       this.bus.stateChanged(this, 'backend');
     }
     const wasOnline = this.online;

@@ -17,6 +17,15 @@ export function setLogLevel(level: LogLevel): void {
   threshold = level;
 }
 
+export function logLevel(): LogLevel {
+  return threshold;
+}
+
+/** A line logged elsewhere (a worker thread's), to wherever this thread's lines go. */
+export function emitLogLine(line: string): void {
+  sink(line);
+}
+
 /** Redirects log lines (tests capture them; the dashboard may show them). */
 export function setLogSink(fn: (line: string) => void): void {
   sink = fn;

@@ -1,6 +1,7 @@
 // One queue of a vif (netback's struct xenvif_queue): its two mapped rings, its event channel or
 // split pair, and the NetbackTx/NetbackRx that work them. The vif owns an array of these; the
-// queue knows nothing of xenstore, the peer or the other queues.
+// queue knows nothing of xenstore, the peer or the other queues. The rings and ports are taken
+// from the platform beforehand (queue-resources.ts), so a queue can run on a datapath thread.
 //
 // Event channels: with one port per queue an upcall services both rings and raises the port
 // once; with split channels tx requests arrive on the tx port and are answered there, rx
@@ -17,11 +18,10 @@ import type { Logger } from '../../common/log.js';
 import { RX_SLOT_SIZE, TX_SLOT_SIZE } from '../../protocol/netif.js';
 import { BackRing, SharedRing } from '../../protocol/ring.js';
 import type { VirtioNetHdr } from '../../protocol/virtio-net-hdr.js';
-import type { GrantMapping } from '../../xen/grant-table.js';
-import { ConnectFatal } from '../connect-fatal.js';
-import type { Hypervisor } from '../xen-bus.js';
+import type { GrantTable } from '../../xen/grant-table.js';
 import type { VifCounters } from './counters.js';
 import type { QueueKeys } from './queue-config.js';
+import type { QueueResources } from './queue-resources.js';
 import type { RxFeatures } from './offload.js';
 import { describeRing, type RingInfo } from './ring-info.js';
 import { NetbackRx } from './rx.js';
@@ -31,7 +31,15 @@ import { type FatalHandler, NetbackTx, type TxDeliver } from './tx.js';
 export const RX_STOP_AT = 128;
 export const RX_WAKE_AT = RX_STOP_AT / 2;
 export const RX_POLL_MS = 30;
-const EINVAL = 22;
+
+/** What a queue's datapath uses of the platform: grant copies and its ports' upcalls and sends. */
+export interface DatapathHypervisor {
+  grantTable(domid: number): GrantTable;
+  readonly evtchn: {
+    setHandler(domid: number, port: number, handler: ((port: number) => void) | null): void;
+    send(domid: number, port: number): void;
+  };
+}
 
 export interface QueueHooks {
   deliver: TxDeliver;
@@ -62,6 +70,7 @@ export class NetbackQueue {
   /** Our bound ports; equal without split event channels. */
   readonly txPort: number;
   readonly rxPort: number;
+  readonly keys: QueueKeys;
   private readonly tx: NetbackTx;
   private readonly rx: NetbackRx;
   private readonly txRing: BackRing;
@@ -71,45 +80,22 @@ export class NetbackQueue {
   private stopped = false;
   private pollTimer: NodeJS.Timeout | null = null;
 
-  /**
-   * Maps both rings and binds the port(s); on failure undoes what it did and throws netback's
-   * xenbus_dev_fatal ("mapping shared-frames ...") with the step that failed.
-   */
-  static connect(hv: Hypervisor, backend: number, frontend: number, keys: QueueKeys, rxNotify: boolean,
-    hooks: QueueHooks): NetbackQueue {
+  constructor(private readonly hv: DatapathHypervisor, private readonly backend: number, frontend: number,
+    resources: QueueResources, private readonly rxNotify: boolean, private readonly hooks: QueueHooks) {
+    this.keys = resources.keys;
+    this.txPort = resources.txPort;
+    this.rxPort = resources.rxPort;
     const grants = hv.grantTable(frontend);
-    const maps: GrantMapping[] = [];
-    const ports: number[] = [];
-    try {
-      maps.push(mapRing(() => grants.map(backend, keys.txRef, true), 'tx', keys.id));
-      maps.push(mapRing(() => grants.map(backend, keys.rxRef, true), 'rx', keys.id));
-      ports.push(bind(hv, backend, frontend, keys.txPort, keys.id));
-      if (keys.split) ports.push(bind(hv, backend, frontend, keys.rxPort, keys.id));
-    } catch (err) {
-      for (const p of ports) hv.evtchn.close(backend, p);
-      for (const m of maps) m.unmap();
-      throw new ConnectFatal(EINVAL, `mapping shared-frames ${keys.txRef}/${keys.rxRef} port tx ${keys.txPort} ` +
-        `rx ${keys.rxPort}: ${(err as Error).message}`);
-    }
-    return new NetbackQueue(hv, backend, frontend, keys, rxNotify, hooks, maps, ports[0]!, ports[1] ?? ports[0]!);
-  }
-
-  private constructor(private readonly hv: Hypervisor, private readonly backend: number, frontend: number,
-    readonly keys: QueueKeys, private readonly rxNotify: boolean, private readonly hooks: QueueHooks,
-    private readonly maps: GrantMapping[], txPort: number, rxPort: number) {
-    this.txPort = txPort;
-    this.rxPort = rxPort;
-    const grants = hv.grantTable(frontend);
-    this.txRing = BackRing.attach(new SharedRing(maps[0]!.page, TX_SLOT_SIZE));
-    this.rxRing = BackRing.attach(new SharedRing(maps[1]!.page, RX_SLOT_SIZE));
+    this.txRing = BackRing.attach(new SharedRing(grants.memory.page(resources.txFrame), TX_SLOT_SIZE));
+    this.rxRing = BackRing.attach(new SharedRing(grants.memory.page(resources.rxFrame), RX_SLOT_SIZE));
     this.tx = new NetbackTx(this.txRing, grants, backend, hooks.deliver, hooks.stats, hooks.log, hooks.fatal,
       hooks.peerVnetHdr);
     this.rx = new NetbackRx(this.rxRing, grants, backend, hooks.stats, hooks.log, hooks.rxFeatures);
-    if (txPort === rxPort) {
-      hv.evtchn.setHandler(backend, txPort, () => this.service());
+    if (this.txPort === this.rxPort) {
+      hv.evtchn.setHandler(backend, this.txPort, () => this.service());
     } else {
-      hv.evtchn.setHandler(backend, txPort, () => this.serviceTx());
-      hv.evtchn.setHandler(backend, rxPort, () => this.serviceRx());
+      hv.evtchn.setHandler(backend, this.txPort, () => this.serviceTx());
+      hv.evtchn.setHandler(backend, this.rxPort, () => this.serviceRx());
     }
   }
 
@@ -167,20 +153,19 @@ export class NetbackQueue {
     this.clearPoll();
   }
 
-  /** Unbinds the port(s) and unmaps both rings. Idempotent. */
-  close(log: Logger): void {
+  /** Stops servicing and forgets its upcalls; the rings and ports are the owner's to release. Idempotent. */
+  close(): void {
     if (this.closed) return;
     this.closed = true;
     this.tx.stop();
     this.clearPoll();
     for (const port of this.txPort === this.rxPort ? [this.txPort] : [this.txPort, this.rxPort]) {
       try {
-        this.hv.evtchn.close(this.backend, port);
-      } catch (err) {
-        log.warn(`queue ${this.id}: closing event channel ${port} failed: ${(err as Error).message}`);
+        this.hv.evtchn.setHandler(this.backend, port, null);
+      } catch {
+        // Already closed by its owner: nothing left to forget.
       }
     }
-    for (const m of this.maps) m.unmap();
   }
 
   info(): QueueInfo {
@@ -239,21 +224,5 @@ export class NetbackQueue {
 
   private notify(port: number): void {
     this.hv.evtchn.send(this.backend, port);
-  }
-}
-
-function mapRing(map: () => GrantMapping, which: string, id: number): GrantMapping {
-  try {
-    return map();
-  } catch (err) {
-    throw new Error(`queue ${id}: failed to map ${which} grant ref: ${(err as Error).message}`);
-  }
-}
-
-function bind(hv: Hypervisor, backend: number, frontend: number, port: number, id: number): number {
-  try {
-    return hv.evtchn.bindInterdomain(backend, frontend, port);
-  } catch (err) {
-    throw new Error(`queue ${id}: failed to bind event channel ${port}: ${(err as Error).message}`);
   }
 }

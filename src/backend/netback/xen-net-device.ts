@@ -1,24 +1,24 @@
 // The qnic backend (QEMU's hw/net/xen_nic.c on XenDevice, with Linux netback's multi-queue):
 // realize writes the MAC into the frontend and the features into the backend; connect reads
-// what the frontend chose (queue-config.ts) and maps each queue's rings and binds its event
-// channel(s) once the frontend is Connected; the queues' tx and rx paths do the rest. Frames
-// from the guest go to the peer whatever queue they came on; frames for the guest are steered
-// to a queue by their flow hash (xenvif_select_queue), so one flow stays on one queue.
+// what the frontend chose (queue-config.ts), maps each queue's rings and binds its event
+// channel(s) once the frontend is Connected (queue-resources.ts), and starts the datapath on
+// them (vif-datapath.ts), here or on the bus's datapath thread when it has one
+// (datapath-thread.ts). This file is the control side: xenstore, the tap's carrier and
+// offloads, fatal errors reported where the toolstack looks.
 
 import { availableParallelism } from 'node:os';
 import { formatMac } from '../../common/mac.js';
-import { flowHash, reciprocalScale } from '../../protocol/flow-hash.js';
-import type { VirtioNetHdr } from '../../protocol/virtio-net-hdr.js';
 import { XenbusState } from '../../protocol/xenbus.js';
 import { VifHotplug } from '../hotplug.js';
 import type { NetClient } from '../net/net-client.js';
-import { PcapWriter } from '../net/pcap-writer.js';
 import { XenDevice } from '../xen-device.js';
 import type { XenBus } from '../xen-bus.js';
 import type { DeviceAddress } from '../xen-paths.js';
-import { newCounters, type VifCounters } from './counters.js';
+import { newCounters, sharedCounters, type VifCounters } from './counters.js';
 import { readFrontendConfig } from './queue-config.js';
-import { NetbackQueue, type QueueInfo } from './queue.js';
+import { acquireQueue, type HeldQueue } from './queue-resources.js';
+import type { QueueInfo } from './queue.js';
+import { type CaptureInfo, VifDatapath, type VifDatapathControl } from './vif-datapath.js';
 
 export const QNIC_TYPE = 'qnic';
 export const VIF_CLASS = 'vif';
@@ -44,18 +44,17 @@ export function defaultMaxQueues(): number {
 const OFFLOAD_FEATURES = ['feature-gso-tcpv4', 'feature-gso-tcpv6', 'feature-ipv6-csum-offload'] as const;
 
 export class XenNetDevice extends XenDevice {
-  readonly stats: VifCounters = newCounters();
+  readonly stats: VifCounters;
   readonly mac: Uint8Array;
   readonly peer: NetClient | null;
   private readonly ownsPeer: boolean;
-  /** The connected queues (xenvif's queues[]); empty while unconnected. */
-  private queues: NetbackQueue[] = [];
+  /** Made at realize; on the bus's datapath thread when there is one and the peer can move there. */
+  private datapath: VifDatapathControl | null = null;
+  private readonly threaded: boolean;
+  /** The connected queues' rings and ports (xenvif's queues[]); empty while unconnected. */
+  private held: HeldQueue[] = [];
   /** What realize advertised as multi-queue-max-queues (the bus's setting then). */
   private maxQueues = 1;
-  /** The peer was told to stop delivering because a queue's rx wait is full. */
-  private peerPaused = false;
-  /** Queues a multi-queue rx batch has placed frames on, pushed at its last frame. */
-  private readonly rxBatch = new Set<NetbackQueue>();
   /** Set by a fatal guest error: the vif stops servicing its rings (netback's `disabled`). */
   disabledReason: string | null = null;
   /** set_link: while false, frames are dropped both ways (QEMU's link_down). */
@@ -67,6 +66,9 @@ export class XenNetDevice extends XenDevice {
     this.peer = opts.peer;
     this.ownsPeer = opts.ownsPeer;
     this.linkUp = opts.linkUp ?? true;
+    // Peers other than a tap (hubs, sockets) live on the main thread, and so do their vifs' datapaths.
+    this.threaded = bus.datapathThread !== null && (this.peer === null || this.peer.lendIo !== undefined);
+    this.stats = this.threaded ? sharedCounters() : newCounters();
   }
 
   get vifName(): string {
@@ -75,10 +77,15 @@ export class XenNetDevice extends XenDevice {
 
   /** Queue 0's refs and ports (the whole connection with one queue); null while unconnected. */
   get connection(): { txRef: number; rxRef: number; remotePort: number; port: number; queues: number } | null {
-    const q = this.queues[0];
+    const q = this.held[0]?.resources;
     if (!q) return null;
     const { txRef, rxRef, txPort: remotePort } = q.keys;
-    return { txRef, rxRef, remotePort, port: q.txPort, queues: this.queues.length };
+    return { txRef, rxRef, remotePort, port: q.txPort, queues: this.held.length };
+  }
+
+  /** Whether the rings and tap I/O run on the bus's datapath thread. */
+  get onDatapathThread(): boolean {
+    return this.threaded;
   }
 
   /** The backend's hotplug script (a toolstack's `script` key), once realized. */
@@ -110,7 +117,24 @@ export class XenNetDevice extends XenDevice {
     this.xs.write(`${this.backendPath}/multi-queue-max-queues`, String(this.maxQueues));
     this.xs.write(`${this.backendPath}/${LINK_STATE_KEY}`, this.linkUp ? '1' : '0');
     if (!this.linkUp) this.peer?.setCarrier?.(false);
-    this.peer?.setReceiver((frame, hdr, more) => this.receive(frame, hdr, more));
+    this.datapath = this.makeDatapath();
+  }
+
+  private makeDatapath(): VifDatapathControl {
+    const { backendDomid, frontendId } = this.address;
+    const onFatal = (message: string): void => this.disable(message);
+    const thread = this.bus.datapathThread;
+    if (this.threaded && thread) {
+      this.log.info(`rings and tap I/O on datapath thread ${thread.name}`);
+      return thread.attachVif({
+        name: this.log.component, backend: backendDomid, frontend: frontendId, peer: this.peer,
+        stats: (this.stats as VifCounters & { buffer: SharedArrayBuffer }).buffer, linkUp: this.linkUp, onFatal,
+      });
+    }
+    return new VifDatapath({
+      hv: this.bus.hypervisor, backend: backendDomid, frontend: frontendId, peer: this.peer, stats: this.stats,
+      log: this.log, linkUp: this.linkUp, onFatal,
+    });
   }
 
   protected connect(): void {
@@ -120,27 +144,16 @@ export class XenNetDevice extends XenDevice {
     const hv = this.bus.hypervisor;
     const { backendDomid, frontendId } = this.address;
     try {
-      for (const keys of cfg.queues) {
-        this.queues.push(NetbackQueue.connect(hv, backendDomid, frontendId, keys, cfg.rxNotify, {
-          deliver: (frame, hdr) => this.transmit(frame, hdr),
-          fatal: (msg) => this.disable(msg),
-          rxWoken: () => this.maybeResumePeer(),
-          txSwept: () => this.txSwept(),
-          peerVnetHdr,
-          rxFeatures: features,
-          stats: this.stats,
-          log: this.log,
-        }));
-      }
+      for (const keys of cfg.queues) this.held.push(acquireQueue(hv, backendDomid, frontendId, keys));
     } catch (err) {
       this.disconnect();
       throw err;
     }
-    for (const q of this.queues) {
+    for (const { resources: q } of this.held) {
       const k = q.keys;
       const ports = k.split ? `ports tx ${k.txPort} rx ${k.rxPort} (local ${q.txPort}/${q.rxPort})`
         : `port ${k.txPort} (local ${q.txPort})`;
-      this.log.info(`connected queue ${k.id}/${this.queues.length}: tx-ring-ref ${k.txRef} rx-ring-ref ${k.rxRef} ` +
+      this.log.info(`connected queue ${k.id}/${this.held.length}: tx-ring-ref ${k.txRef} rx-ring-ref ${k.rxRef} ` +
         `${ports}${cfg.rxNotify ? '' : ', no rx-notify: polling rx'}`);
     }
     // The kernel hands the tap only the offloaded frames this frontend takes (netback's
@@ -153,51 +166,59 @@ export class XenNetDevice extends XenDevice {
     // A fresh connection is serviced again (netback clears `disabled` on reconnect).
     if (this.disabledReason !== null && this.linkUp) this.peer?.setCarrier?.(true);
     this.disabledReason = null;
-    for (const q of this.queues) q.service();
+    this.datapath!.start({ queues: this.held.map((h) => h.resources), rxNotify: cfg.rxNotify, features });
   }
 
   protected disconnect(): void {
-    const queues = this.queues;
-    if (queues.length === 0) return;
-    this.queues = [];
-    this.rxBatch.clear();
-    for (const q of queues) q.close(this.log);
+    const held = this.held;
+    if (held.length === 0) return;
+    this.held = [];
+    // The datapath lets go of the rings before they are unmapped.
+    try {
+      this.datapath?.stop();
+    } finally {
+      for (const h of held) h.release((msg) => this.log.warn(msg));
+    }
     this.peer?.setOffloads?.({ csum: false, tso4: false, tso6: false });
-    this.maybeResumePeer();
     this.log.info('disconnected');
   }
 
+  protected override backendStateChanged(): void {
+    this.datapath?.setConnected(this.backendState === XenbusState.Connected);
+  }
+
   override destroy(): void {
-    if (!this.destroyed) this.hotplug?.stop();
-    this.stopCapture();
+    if (this.destroyed) return;
+    this.hotplug?.stop();
     super.destroy();
-    this.peer?.setReceiver(null);
+    try {
+      this.datapath?.close();
+    } catch (err) {
+      this.log.warn(`closing the datapath failed: ${(err as Error).message}`);
+    }
+    this.datapath = null;
     if (this.ownsPeer) this.peer?.close();
   }
 
   /** The pcap file both directions' frames are copied to (QEMU's filter-dump), if any. */
-  capture: PcapWriter | null = null;
+  get capture(): CaptureInfo | null {
+    return this.datapath?.captureInfo() ?? null;
+  }
 
   /** Starts capturing to a new pcap file at `path`; throws the open error. */
   startCapture(path: string, snaplen?: number): void {
-    this.stopCapture();
-    this.capture = new PcapWriter(path, snaplen);
-    this.log.info(`capturing to ${path}`);
+    if (!this.datapath) throw new Error(`${this.vifName} is not realized`);
+    this.datapath.startCapture(path, snaplen);
   }
 
   /** Stops capturing; returns how many frames were written, or null if none was running. */
   stopCapture(): number | null {
-    const w = this.capture;
-    if (!w) return null;
-    this.capture = null;
-    w.close();
-    this.log.info(`capture to ${w.path} stopped: ${w.frames} frames`);
-    return w.frames;
+    return this.datapath?.stopCapture() ?? null;
   }
 
   /** Ring occupancy for operators (netback's io_ring), one entry per queue; null while unconnected. */
   ringInfo(): QueueInfo[] | null {
-    return this.queues.length === 0 ? null : this.queues.map((q) => q.info());
+    return this.held.length === 0 ? null : this.datapath?.ringInfo() ?? null;
   }
 
   /**
@@ -205,8 +226,8 @@ export class XenNetDevice extends XenDevice {
    * channels, whatever the event indices say. A disabled vif stays disabled. Returns whether it ran.
    */
   kick(): boolean {
-    if (this.queues.length === 0 || this.disabledReason !== null) return false;
-    for (const q of [...this.queues]) q.kick();
+    if (this.held.length === 0 || this.disabledReason !== null || !this.datapath) return false;
+    this.datapath.kick();
     return true;
   }
 
@@ -218,6 +239,7 @@ export class XenNetDevice extends XenDevice {
     if (this.destroyed) return;
     const changed = up !== this.linkUp;
     this.linkUp = up;
+    this.datapath?.setLink(up);
     // A disabled vif keeps its carrier off whatever the link says.
     this.peer?.setCarrier?.(up && this.disabledReason === null);
     try {
@@ -228,70 +250,15 @@ export class XenNetDevice extends XenDevice {
     if (changed) this.log.info(`link ${up ? 'up' : 'down'}`);
   }
 
-  /** A frame the guest sent, towards the host side. */
-  private transmit(frame: Uint8Array, hdr?: VirtioNetHdr): void {
-    if (!this.linkUp) {
-      this.stats.txDropped++;
-      return;
-    }
-    this.capture?.write(frame);
-    if (this.peer && !this.peer.send(frame, hdr)) this.stats.txDropped++;
-  }
-
   /**
-   * A frame for the guest, steered to a queue by its flow. With `more` set, responses wait: the
-   * batch's last frame pushes every queue the batch touched, so a batch costs a notify at most.
-   */
-  private receive(frame: Uint8Array, hdr?: VirtioNetHdr, more = false): void {
-    const queues = this.queues;
-    if (queues.length === 0 || !this.linkUp || this.disabledReason !== null ||
-        this.backendState !== XenbusState.Connected) {
-      this.stats.rxDropped++;
-      return;
-    }
-    this.capture?.write(frame);
-    const q = queues.length === 1 ? queues[0]! : queues[reciprocalScale(flowHash(frame), queues.length)]!;
-    if (queues.length === 1) {
-      q.receive(frame, hdr, !more);
-    } else {
-      q.receive(frame, hdr, false);
-      this.rxBatch.add(q);
-      if (!more) {
-        for (const touched of this.rxBatch) touched.endRxBatch();
-        this.rxBatch.clear();
-      }
-    }
-    if (q.rxStopped && !this.peerPaused && this.peer?.setReceiving) {
-      // One tap feeds every queue, so a stopped queue holds them all back (a single-queue qdisc).
-      this.peerPaused = true;
-      this.peer.setReceiving(false);
-    }
-  }
-
-  /** After each tx sweep: the sweep's frames go to the host side in one batch. */
-  private txSwept(): void {
-    if (this.peer?.flush) this.stats.txDropped += this.peer.flush();
-  }
-
-  /** Takes frames from the peer again once no queue is stopped, the rings are gone, or `force`. */
-  private maybeResumePeer(force = false): void {
-    if (!this.peerPaused || (!force && this.queues.some((q) => q.rxStopped))) return;
-    this.peerPaused = false;
-    this.peer?.setReceiving?.(true);
-  }
-
-  /**
-   * A fatal guest error, as netback's xenvif_fatal_tx_err(): stop servicing this vif's rings
-   * (others are unaffected), turn the host side's carrier off and report it where the toolstack
-   * looks (the `error` node) and to management (the bus event). The xenstore state is left as
-   * it is: tearing down is the toolstack's or the frontend's business.
+   * A fatal guest error, as netback's xenvif_fatal_tx_err(): the datapath has stopped servicing
+   * this vif's rings (others are unaffected); turn the host side's carrier off and report it
+   * where the toolstack looks (the `error` node) and to management (the bus event). The
+   * xenstore state is left as it is: tearing down is the toolstack's or the frontend's business.
    */
   private disable(message: string): void {
-    if (this.disabledReason !== null) return;
+    if (this.disabledReason !== null || this.destroyed) return;
     this.disabledReason = message;
-    for (const q of this.queues) q.halt();
-    // Halted queues never drain: the peer's frames are taken and dropped (counted) instead.
-    this.maybeResumePeer(true);
     this.peer?.setCarrier?.(false);
     this.recordError(22, `fatal error; disabling device: ${message}`);
     this.bus.deviceDisabled(this, message);
