@@ -268,7 +268,7 @@ export class NetfrontQueue {
       return false;
     }
     const n = Math.ceil(frame.length / PAGE_SIZE);
-    if (this.tx.freeRequests() < n + (gso ? 1 : 0) || this.txFreeIds.length < n) return false;
+    if (!this.txRoomFor(n, gso !== undefined)) return false;
     if (n > 1 || gso) return this.sendChain(frame, flags, n, gso);
     const id = this.txFreeIds.pop()!;
     let gref: number;
@@ -284,6 +284,17 @@ export class NetfrontQueue {
     this.putTxRequest(gref, 0, flags, id, frame.length);
     this.pushTxSoon();
     return true;
+  }
+
+  /**
+   * Whether `n` slots (and an extra) are free, collecting answered ones first when they are not,
+   * as xennet_start_xmit collects them itself rather than wait for the backend's interrupt.
+   */
+  private txRoomFor(n: number, extra: boolean): boolean {
+    const fits = (): boolean => this.tx.freeRequests() >= n + (extra ? 1 : 0) && this.txFreeIds.length >= n;
+    if (fits()) return true;
+    this.txGc();
+    return this.usable && fits();
   }
 
   private setPending(id: number, gref: number | null, size: number, frag: boolean,
