@@ -27,6 +27,7 @@ import { EventBus } from '../qmp/events.js';
 import { QmpServer, type VersionInfo } from '../qmp/server.js';
 import { UnixQmpListener } from '../qmp/transports/unix.js';
 import { schemas } from '../schema/registry.js';
+import { DatapathThread } from '../backend/netback/datapath-thread.js';
 import { DOM0, XenPlatform } from '../xen/platform.js';
 import { ExternalXenstore } from '../xen/xenstore-access.js';
 import { XenstoreSocketServer } from '../xen/xenstore/wire/server.js';
@@ -44,6 +45,8 @@ export interface AppOptions {
   maxQueues?: number;
   /** Options for every simulated guest's netfronts (tests switch GSO off this way). */
   netfront?: GuestOptions['netfront'];
+  /** Overrides -datapath thread= (benchmarks and tests choose this way). */
+  datapathThread?: boolean;
 }
 
 export class VifdApp {
@@ -77,6 +80,7 @@ export class VifdApp {
     }
     this.bus = new XenBus(this.platform.connectPrivileged(), this.platform, DOM0);
     this.bus.maxQueues = opts.maxQueues;
+    if (opts.datapathThread ?? config.datapathThread) this.bus.datapathThread = new DatapathThread(this.platform, DOM0);
     const ctx: XenNetContext = { bus: this.bus, netdevs: this.netdevs, guests: () => this.platform.guestDomids() };
     if (opts.createTap) ctx.createTap = opts.createTap;
     this.devices = new DeviceManager(ctx);
@@ -140,6 +144,7 @@ export class VifdApp {
     await this.dashboard?.close();
     await this.xenstoreServer?.close();
     this.bus.destroyAll();
+    this.bus.datapathThread?.close();
     // The backends are gone, so each guest only has to notice; bounded so exit never hangs.
     await Promise.race([
       Promise.allSettled([...this.guests.values()].map((g) => g.stop())),

@@ -36,6 +36,8 @@ export interface CliConfig {
   /** The xenstore wire socket; null when off (`-xenstore none`, or a monitor given without it). */
   xenstore: XenstoreSpec | null;
   guests: GuestSpec[];
+  /** -datapath thread=on: vifs run their rings and tap I/O on a datapath thread. */
+  datapathThread: boolean;
   netdevs: NetdevSpec[];
   /** -device option strings, validated later exactly like device_add. */
   devices: Array<Record<string, string>>;
@@ -49,12 +51,12 @@ export const DEFAULT_QMP_PATH = 'run/qmp.sock';
 export const DEFAULT_DASHBOARD: DashboardSpec = { host: '127.0.0.1', port: 8080, token: null };
 
 /** Options that take a value, and what each becomes. */
-const WITH_VALUE = new Set(['qmp', 'qmp-pretty', 'chardev', 'mon', 'guest', 'netdev', 'device', 'dashboard', 'xenstore']);
+const WITH_VALUE = new Set(['qmp', 'qmp-pretty', 'chardev', 'mon', 'guest', 'netdev', 'device', 'dashboard', 'xenstore', 'datapath']);
 
 interface Chardev { id: string; path: string }
 
 export function parseCommandLine(argv: readonly string[]): CliConfig {
-  const cfg: CliConfig = { qmp: [], dashboard: null, xenstore: null, guests: [], netdevs: [], devices: [], help: false, version: false, defaultQmp: false };
+  const cfg: CliConfig = { qmp: [], dashboard: null, xenstore: null, guests: [], datapathThread: false, netdevs: [], devices: [], help: false, version: false, defaultQmp: false };
   const chardevs = new Map<string, Chardev>();
   const mons: Array<{ chardev: string; pretty: boolean }> = [];
   let dashboardGiven = false;
@@ -95,6 +97,9 @@ export function parseCommandLine(argv: readonly string[]): CliConfig {
       case 'dashboard':
         cfg.dashboard = parseDashboard(value);
         dashboardGiven = true;
+        break;
+      case 'datapath':
+        cfg.datapathThread = parseDatapath(value);
         break;
       case 'xenstore':
         if (xenstoreGiven) throw new OptionError(name, 'given twice');
@@ -217,6 +222,14 @@ function parseDashboard(value: string): DashboardSpec | null {
   return { host, port, token };
 }
 
+function parseDatapath(value: string): boolean {
+  const p = parseOpts('datapath', value, false);
+  takeKnown('datapath', p, ['thread']);
+  const thread = p.params.get('thread');
+  if (thread === undefined) throw new OptionError('datapath', "Parameter 'thread' is missing");
+  return parseBool('datapath', 'thread', thread);
+}
+
 function parseDevice(value: string): Record<string, string> {
   const p = parseOpts('device', value, true);
   if (!p.implied) throw new OptionError('device', "Parameter 'driver' is missing");
@@ -241,6 +254,10 @@ ${XENSTORE_USAGE}
 Emulated Xen platform
   -guest domid=N[,name=NAME][,queues=N]   a simulated guest domain (repeatable; default domid=1);
                                           queues= per netfront (default 1, capped by the backend)
+  -datapath thread=on|off                 run the vifs' rings and tap I/O on a thread of their own
+                                          (QEMU's iothread), beside the guests and the control
+                                          plane (default off; vifs on hubs and sockets stay on
+                                          the main thread)
 
 Network
   -netdev tap,id=ID[,ifname=NAME][,script=PATH|no][,downscript=PATH|no][,vnet_hdr=on]

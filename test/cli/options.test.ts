@@ -38,7 +38,16 @@ describe('vifd command line', () => {
     expect(parseCommandLine(['-guest', 'domid=2,queues=4']).guests).to.deep.equal([{ domid: 2, name: 'guest2', queues: 4 }]);
   });
 
+  it('runs the datapath on the main thread unless -datapath thread=on', () => {
+    expect(parseCommandLine([]).datapathThread).to.equal(false);
+    expect(parseCommandLine(['-datapath', 'thread=on']).datapathThread).to.equal(true);
+    expect(parseCommandLine(['-datapath', 'thread=on', '-datapath', 'thread=off']).datapathThread).to.equal(false);
+  });
+
   const bad: Array<[string[], RegExp]> = [
+    [['-datapath', 'thread=maybe'], /-datapath: Parameter 'thread' expects 'on' or 'off'/],
+    [['-datapath', 'threads=on'], /-datapath: Invalid parameter 'threads'/],
+    [['-datapath', 'x'], /-datapath: /],
     [['-frobnicate'], /-frobnicate: invalid option/],
     [['-qmp'], /-qmp: requires an argument/],
     [['-qmp', 'tcp:localhost:4444,server=on,wait=off'], /only unix: sockets/],

@@ -17,9 +17,10 @@ export class NetNs {
   }
 
   /** Runs a command inside the namespace; returns stdout, throws with stderr on failure. */
-  exec(cmd: string, args: string[], opts: { timeoutMs?: number } = {}): string {
+  exec(cmd: string, args: string[], opts: { timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): string {
     return execFileSync('ip', ['netns', 'exec', this.name, cmd, ...args], {
       encoding: 'utf8', timeout: opts.timeoutMs ?? 20000, stdio: ['ignore', 'pipe', 'pipe'],
+      ...(opts.env ? { env: { ...process.env, ...opts.env } } : {}),
     });
   }
 
