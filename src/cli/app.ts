@@ -80,7 +80,6 @@ export class VifdApp {
     }
     this.bus = new XenBus(this.platform.connectPrivileged(), this.platform, DOM0);
     this.bus.maxQueues = opts.maxQueues;
-    if (opts.datapathThread ?? config.datapathThread) this.bus.datapathThread = new DatapathThread(this.platform, DOM0);
     const ctx: XenNetContext = { bus: this.bus, netdevs: this.netdevs, guests: () => this.platform.guestDomids() };
     if (opts.createTap) ctx.createTap = opts.createTap;
     this.devices = new DeviceManager(ctx);
@@ -102,6 +101,9 @@ export class VifdApp {
 
   /** Creates -netdev and -device objects, then opens the monitors. Throws on the first bad one. */
   async start(): Promise<void> {
+    if (this.opts.datapathThread ?? this.config.datapathThread) {
+      this.bus.datapathThread = await DatapathThread.start(this.platform, DOM0);
+    }
     for (const n of this.config.netdevs) await this.addNetdev(n);
     for (const d of this.config.devices) this.devices.add(coerceDeviceOptions(d));
     this.qom.coldPlugDone();

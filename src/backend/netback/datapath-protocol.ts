@@ -38,5 +38,6 @@ export interface StartArgs extends DatapathStart {
 }
 
 export type DatapathEvent =
+  | { kind: 'ready' }
   | { kind: 'fatal'; vif: number; message: string }
   | { kind: 'log'; line: string };

@@ -40,7 +40,19 @@ export class DatapathThread {
   private exited: string | null = null;
   private readonly log: Logger;
 
-  constructor(private readonly hv: Hypervisor, private readonly backendDomid: number, readonly name = 'datapath0') {
+  /**
+   * Starts the worker and resolves once it serves calls. A call before then would sleep on the
+   * main thread while the worker's start-up may need it: the two would wait for each other.
+   */
+  static async start(hv: Hypervisor, backendDomid: number, name = 'datapath0'): Promise<DatapathThread> {
+    const t = new DatapathThread(hv, backendDomid, name);
+    await t.ready;
+    return t;
+  }
+
+  private readonly ready: Promise<void>;
+
+  private constructor(private readonly hv: Hypervisor, private readonly backendDomid: number, readonly name: string) {
     this.log = new Logger(`iothread ${name}`);
     const requests = new MessageChannel();
     const replies = new MessageChannel();
@@ -52,13 +64,23 @@ export class DatapathThread {
     };
     this.worker = new Worker(new URL('./datapath-worker.js', import.meta.url), {
       workerData: data, transferList: [requests.port2, replies.port2, events.port2], name,
+      // The thread runs a file: an --input-type the process was started with (node -e) does not apply.
+      execArgv: process.execArgv.filter((a) => !a.startsWith('--input-type')),
     });
-    this.worker.unref();
     this.worker.on('error', (err) => this.died(`failed: ${err.stack ?? err.message}`));
     this.worker.on('exit', (code) => this.died(`exited with code ${code}`));
     this.caller = new SyncCaller(requests.port1, replies.port1, replyFlag, `datapath thread ${name}`);
-    events.port1.on('message', (e: DatapathEvent) => this.event(e));
-    events.port1.unref();
+    this.ready = new Promise((resolve, reject) => {
+      events.port1.on('message', (e: DatapathEvent) => {
+        if (e.kind === 'ready') resolve();
+        else this.event(e);
+      });
+      this.worker.once('exit', () => reject(new Error(`datapath thread ${name} ${this.exited ?? 'exited'}`)));
+    });
+    void this.ready.then(() => {
+      this.worker.unref();
+      events.port1.unref();
+    }, () => undefined);
     // The datapath's sends, raised on the platform's event channels from this thread.
     this.outboundListener = this.outbound.listen((port) => {
       try {
@@ -108,7 +130,7 @@ export class DatapathThread {
 
   private event(e: DatapathEvent): void {
     if (e.kind === 'log') emitLogLine(e.line);
-    else this.vifs.get(e.vif)?.fatal(e.message);
+    else if (e.kind === 'fatal') this.vifs.get(e.vif)?.fatal(e.message);
   }
 
   private died(why: string): void {

@@ -20,6 +20,13 @@ setLogLevel(data.logLevel);
 setLogSink((line) => post({ kind: 'log', line }));
 const log = new Logger(`iothread ${data.name}`);
 
+/**
+ * How long the thread watches for the next event after a pass before it sleeps: frontends
+ * that keep sending then ring it for two atomic operations instead of a cross-thread wake-up
+ * (netback's NAPI polling, in spirit).
+ */
+const SPIN_MICROS = 50;
+
 const upcalls = new Map<number, (port: number) => void>();
 const outbound = new Doorbell(data.outbound);
 new Doorbell(data.inbound).listen((port) => {
@@ -30,7 +37,7 @@ new Doorbell(data.inbound).listen((port) => {
   } catch (err) {
     log.error(`upcall on port ${port} failed: ${(err as Error).stack ?? String(err)}`);
   }
-});
+}, SPIN_MICROS);
 
 /** Event channels as a datapath sees them: its ports' upcalls, and sends to their peers. */
 const evtchn: DatapathHypervisor['evtchn'] = {
@@ -116,3 +123,4 @@ serveSyncCalls(data.requests, data.replies, data.replyFlag, (op, args) => {
       throw new Error(`datapath thread ${data.name}: unknown operation ${op}`);
   }
 });
+post({ kind: 'ready' });
