@@ -37,6 +37,8 @@ export type FatalHandler = (message: string) => void;
 
 /** Netback's multicast list limit (XEN_NETBK_MCAST_MAX). */
 const MCAST_MAX = 64;
+/** Responses pushed at least this often within a sweep (netback's NAPI weight). */
+const RESPONSE_BATCH = 64;
 /** A packet's total size is a u16: no frame is larger. */
 const MAX_FRAME = 0xffff;
 
@@ -75,6 +77,9 @@ export class NetbackTx {
         return this.die(`Impossible number of requests. req_prod ${rp}, req_cons ${ring.reqCons}, size ${ring.size}`, notify);
       }
       while (ring.reqCons !== rp) {
+        // Answered slots go back in batches, as netback's NAPI budget does: a frontend on
+        // another CPU refills them while the rest of the sweep is still being worked.
+        if (wrapSub(ring.rspProdPvt, sring.rspProd) >= RESPONSE_BATCH && ring.pushResponses()) notify = true;
         const first = readTxRequestInto(sring.view, sring.slotOffset(ring.reqCons), this.req);
         if ((first.flags & (NETTXF_extra_info | NETTXF_more_data)) === 0) {
           // The common case, one slot and no extras, without the general parser's bookkeeping.
