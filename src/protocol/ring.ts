@@ -87,10 +87,13 @@ export class FrontRing {
     return needsNotify(now, old, this.sring.reqEvent);
   }
 
-  /** RING_FINAL_CHECK_FOR_RESPONSES: arms rsp_event, then re-checks to close the race with the producer. */
-  finalCheckForResponses(): boolean {
+  /**
+   * RING_FINAL_CHECK_FOR_RESPONSES: arms rsp_event, then re-checks to close the race with the
+   * producer. `after` responses more (default 1) before the peer notifies.
+   */
+  finalCheckForResponses(after = 1): boolean {
     if (wrapSub(this.sring.rspProd, this.rspCons) > 0) return true;
-    this.sring.rspEvent = (this.rspCons + 1) >>> 0;
+    this.sring.rspEvent = (this.rspCons + Math.max(1, after)) >>> 0;
     return wrapSub(this.sring.rspProd, this.rspCons) > 0;
   }
 }
