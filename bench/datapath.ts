@@ -1,7 +1,9 @@
 // Datapath benchmark. The last line printed is one JSON object with
 //   ring_pps_64, ring_pps_1500  guest → backend through the tx ring, frames discarded
 //   tap_pps_64, tap_pps_1514     guest → backend → tap
-//   c_tap_pps_64, c_tap_pps_1514 a C write() loop putting the same frames into a tap (same run)
+//   c_tap_pps_64, c_tap_pps_1514 a C write() loop putting the same frames into a tap opened as
+//                                vifd opens its taps (IFF_VNET_HDR, a zero header per frame), same run
+//   c_plain_tap_pps_*            the same loop on a tap without IFF_VNET_HDR, for reference
 //   tap_ratio_64, tap_ratio_1514 vifd / C
 //   rss_per_vif_mb               resident memory per connected vif
 //   tcp_gbps                     the namespace's kernel TCP (socat) → the guest's TCP endpoint, no GSO
@@ -11,6 +13,8 @@
 //   tcp_gbps_4flows              four socat flows at once → the guest, one queue (the baseline for _mq)
 //   tcp_gbps_mq                  the same four flows with the guest connected on two queues
 //   tcp_gbps_mq_from_guest       four flows the guest sends, two queues
+//   *_thread                     the same figures with -datapath thread=on: the vif's rings and
+//                                tap I/O on the datapath thread, the guest on the main thread
 // Only the _gso figures have the guest's netfront offer GSO; the others stay comparable without.
 // It needs root: it re-runs itself inside a network namespace it creates.
 
@@ -48,7 +52,7 @@ function frameOf(bytes: number): Uint8Array {
 /** Apps in turn, so a tap name is free again: stop() resolves once the last one is gone. */
 let previousExit: Promise<void> = Promise.resolve();
 
-async function startApp(dir: string, taps: boolean, queues = 1, gso = false): Promise<VifdApp> {
+async function startApp(dir: string, taps: boolean, queues = 1, gso = false, thread = false): Promise<VifdApp> {
   // A teardown only holds unref'd timers; this keeps the process up until it is done.
   const keepAlive = setInterval(() => undefined, 1000);
   await previousExit;
@@ -56,8 +60,8 @@ async function startApp(dir: string, taps: boolean, queues = 1, gso = false): Pr
   let exited: () => void = () => {};
   previousExit = new Promise((r) => { exited = r; });
   const guest = queues > 1 ? ['-guest', `domid=1,queues=${queues}`] : [];
-  const app = new VifdApp(parseCommandLine(['-qmp', `unix:${join(dir, `qmp-${taps}-${queues}-${gso}.sock`)},server=on,wait=off`, ...guest]),
-    { ...(taps ? {} : { createTap: () => null }), maxQueues: Math.max(queues, 1), onExit: () => exited(),
+  const app = new VifdApp(parseCommandLine(['-qmp', `unix:${join(dir, `qmp-${taps}-${queues}-${gso}-${thread}.sock`)},server=on,wait=off`, ...guest]),
+    { ...(taps ? {} : { createTap: () => null }), datapathThread: thread, maxQueues: Math.max(queues, 1), onExit: () => exited(),
       ...(gso ? {} : { netfront: { gso: false } }) });
   await app.start();
   return app;
@@ -127,8 +131,9 @@ async function tcp(app: VifdApp, dir: string, devid: number, flows = 1, gso = fa
 }
 
 /** A fresh app whose guest asks for `queues` queues (and gets them), `flows` TCP flows each way. */
-async function tcpOnFreshApp(dir: string, queues: number, flows: number, gso = false): Promise<{ toGuest: number; fromGuest: number }> {
-  const app = await startApp(dir, true, queues, gso);
+async function tcpOnFreshApp(dir: string, queues: number, flows: number, gso = false, thread = false):
+  Promise<{ toGuest: number; fromGuest: number }> {
+  const app = await startApp(dir, true, queues, gso, thread);
   try {
     const vif = await plug(app, `tcp${queues}q`);
     const connected = vif.backend.ringInfo()?.length ?? 0;
@@ -139,12 +144,13 @@ async function tcpOnFreshApp(dir: string, queues: number, flows: number, gso = f
   }
 }
 
-function cBaseline(bytes: number): number {
+/** Frames/s of the C write() loop; `vnet`: its tap opened as vifd's are, a zero virtio_net_hdr per frame. */
+function cBaseline(bytes: number, vnet: boolean): number {
   const src = resolve('bench/c/tap-writer.c');
   const bin = join(tmpdir(), `vifd-tap-writer-${process.pid}`);
   execFileSync('gcc', ['-O2', '-o', bin, src]);
   try {
-    return Number(execFileSync(bin, [`cbase${bytes}`, String(bytes), String(SECONDS)], { encoding: 'utf8' }).trim());
+    return Number(execFileSync(bin, [`cbase${bytes}`, String(bytes), String(SECONDS), ...(vnet ? ['vnet'] : [])], { encoding: 'utf8' }).trim());
   } finally {
     rmSync(bin, { force: true });
   }
@@ -173,8 +179,24 @@ async function inner(): Promise<void> {
   const tcpMq = await tcpOnFreshApp(dir, 2, 4);
   const tcpGso = await tcpOnFreshApp(dir, 1, 1, true);
 
-  const c64 = cBaseline(64);
-  const c1514 = cBaseline(1514);
+  const ringT = await startApp(dir, false, 1, false, true);
+  const rvifT = await plug(ringT, 'ringT');
+  const ring64T = await blast(rvifT, 64);
+  const ring1500T = await blast(rvifT, 1500);
+  ringT.shutdown('host-signal');
+  const tapT = await startApp(dir, true, 1, false, true);
+  const tvifT = await plug(tapT, 'tapT');
+  const tap64T = await blast(tvifT, 64);
+  const tap1514T = await blast(tvifT, 1514);
+  tapT.shutdown('host-signal');
+  const tcpGsoT = await tcpOnFreshApp(dir, 1, 1, true, true);
+
+  // vifd's taps carry a virtio_net_hdr (IFF_VNET_HDR): the ratios compare with a C loop writing
+  // to a tap opened the same way; the plain tap's figures are printed beside them.
+  const c64 = cBaseline(64, true);
+  const c1514 = cBaseline(1514, true);
+  const c64Plain = cBaseline(64, false);
+  const c1514Plain = cBaseline(1514, false);
   rmSync(dir, { recursive: true, force: true });
   process.stdout.write(JSON.stringify({
     bench: 'datapath',
@@ -185,6 +207,8 @@ async function inner(): Promise<void> {
     tap_pps_1514: tap1514,
     c_tap_pps_64: c64,
     c_tap_pps_1514: c1514,
+    c_plain_tap_pps_64: c64Plain,
+    c_plain_tap_pps_1514: c1514Plain,
     tap_ratio_64: +(tap64 / c64).toFixed(3),
     tap_ratio_1514: +(tap1514 / c1514).toFixed(3),
     rss_per_vif_mb: +rssPerVif.toFixed(2),
@@ -195,6 +219,14 @@ async function inner(): Promise<void> {
     tcp_gbps_4flows: tcp4.toGuest,
     tcp_gbps_mq: tcpMq.toGuest,
     tcp_gbps_mq_from_guest: tcpMq.fromGuest,
+    ring_pps_64_thread: ring64T,
+    ring_pps_1500_thread: ring1500T,
+    tap_pps_64_thread: tap64T,
+    tap_pps_1514_thread: tap1514T,
+    tap_ratio_64_thread: +(tap64T / c64).toFixed(3),
+    tap_ratio_1514_thread: +(tap1514T / c1514).toFixed(3),
+    tcp_gbps_gso_thread: tcpGsoT.toGuest,
+    tcp_gbps_gso_from_guest_thread: tcpGsoT.fromGuest,
   }) + '\n');
   process.exit(0);
 }
