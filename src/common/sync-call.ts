@@ -19,12 +19,20 @@ export class SyncCallError extends Error {
   }
 }
 
+/** Where requests go: a port, or the Worker itself (its parentPort on the other side). */
+export interface RequestTarget {
+  postMessage(message: unknown): void;
+}
+
+/** The code of the error a call throws when no answer came in time. */
+export const SYNC_CALL_TIMEOUT = 'ETIMEDOUT';
+
 export class SyncCaller {
   private seq = 0;
   private readonly flag: Int32Array;
 
   /** `flag`: a shared Int32 the worker bumps after each reply. */
-  constructor(private readonly requests: MessagePort, private readonly replies: MessagePort, flag: SharedArrayBuffer,
+  constructor(private readonly requests: RequestTarget, private readonly replies: MessagePort, flag: SharedArrayBuffer,
     private readonly peer: string) {
     this.flag = new Int32Array(flag);
   }
@@ -43,27 +51,47 @@ export class SyncCaller {
         throw new SyncCallError(r.message, r.code);
       }
       const left = deadline - Date.now();
-      if (left <= 0) throw new SyncCallError(`${op}: ${this.peer} did not answer within ${timeoutMs} ms`, 'ETIMEDOUT');
+      if (left <= 0) throw new SyncCallError(`${op}: ${this.peer} did not answer within ${timeoutMs} ms`, SYNC_CALL_TIMEOUT);
       Atomics.wait(this.flag, 0, posted, left);
     }
   }
 }
 
-/** The worker's side: answers each request with `handle`'s value or the error it threw. */
-export function serveSyncCalls(requests: MessagePort, replies: MessagePort, flag: SharedArrayBuffer,
-  handle: (op: string, args: unknown) => unknown): void {
+/** What a failed call carries back: the worker's own classification of its error. */
+export type ErrorReply = { code: string | undefined; message: string };
+
+function describeError(err: unknown): ErrorReply {
+  const e = err as { code?: unknown; message?: unknown };
+  return { code: typeof e?.code === 'string' ? e.code : undefined,
+    message: typeof e?.message === 'string' ? e.message : String(err) };
+}
+
+/**
+ * The worker's side: answers each request with `handle`'s value (awaited when it is a promise)
+ * or the error it threw, as `describe` puts it (default: its code and message).
+ */
+export function serveSyncCalls(requests: { on(event: 'message', fn: (r: SyncRequest) => void): unknown },
+  replies: MessagePort, flag: SharedArrayBuffer, handle: (op: string, args: unknown) => unknown,
+  describe: (err: unknown) => ErrorReply = describeError): void {
   const words = new Int32Array(flag);
-  requests.on('message', (r: SyncRequest) => {
-    let reply: SyncReply;
-    try {
-      reply = { seq: r.seq, ok: true, value: handle(r.op, r.args) };
-    } catch (err) {
-      const e = err as { code?: unknown; message?: unknown };
-      reply = { seq: r.seq, ok: false, code: typeof e.code === 'string' ? e.code : undefined,
-        message: typeof e.message === 'string' ? e.message : String(err) };
-    }
-    replies.postMessage(reply);
+  const reply = (r: SyncReply): void => {
+    replies.postMessage(r);
     Atomics.add(words, 0, 1);
     Atomics.notify(words, 0);
+  };
+  const fail = (seq: number, err: unknown): void => reply({ seq, ok: false, ...describe(err) });
+  requests.on('message', (r: SyncRequest) => {
+    let value: unknown;
+    try {
+      value = handle(r.op, r.args);
+    } catch (err) {
+      fail(r.seq, err);
+      return;
+    }
+    if (value instanceof Promise) {
+      value.then((v: unknown) => reply({ seq: r.seq, ok: true, value: v }), (err: unknown) => fail(r.seq, err));
+    } else {
+      reply({ seq: r.seq, ok: true, value });
+    }
   });
 }

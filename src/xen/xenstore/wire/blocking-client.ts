@@ -8,14 +8,13 @@
 // an EIO, not a hung server. Watch events come back asynchronously on a port and reach
 // onWatchEvent from the event loop, as the embedded store delivers them.
 
-import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
+import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import { Logger } from '../../../common/log.js';
+import { SYNC_CALL_TIMEOUT, SyncCaller, SyncCallError } from '../../../common/sync-call.js';
 import type { WatchCallback } from '../connection.js';
 import { isXsErrorCode, XsError } from '../errors.js';
 import type { XsHandle } from '../handle.js';
-import type {
-  BlockingEvent, BlockingMethod, BlockingReply, BlockingRequest, BlockingWorkerData,
-} from './blocking-protocol.js';
+import type { BlockingEvent, BlockingMethod, BlockingRequest, BlockingWorkerData } from './blocking-protocol.js';
 
 export interface BlockingClientOptions {
   /** How long one request may block the caller (default 5 s). */
@@ -24,19 +23,13 @@ export interface BlockingClientOptions {
   reconnectWaitMs?: number;
 }
 
-type RequestBody =
-  | { op: 'open'; conn: number }
-  | { op: 'close'; conn: number }
-  | { op: 'call'; conn: number; method: BlockingMethod; args: unknown[] };
-
 /** The worker of one daemon path and the connections multiplexed on it. */
 class WorkerLink {
   private static readonly links = new Map<string, WorkerLink>();
   private readonly worker: Worker;
-  private readonly flag = new Int32Array(new SharedArrayBuffer(4));
+  private readonly caller: SyncCaller;
   private readonly replies: MessagePort;
   private readonly events: MessagePort;
-  private seq = 0;
   private nextConn = 1;
   readonly clients = new Map<number, XsBlockingClient>();
 
@@ -52,14 +45,16 @@ class WorkerLink {
   private constructor(readonly path: string, reconnectWaitMs: number) {
     const replies = new MessageChannel();
     const events = new MessageChannel();
+    const flag = new SharedArrayBuffer(4);
     const data: BlockingWorkerData = {
-      path, flag: this.flag.buffer as SharedArrayBuffer, replyPort: replies.port2, eventPort: events.port2, reconnectWaitMs,
+      path, flag, replyPort: replies.port2, eventPort: events.port2, reconnectWaitMs,
     };
     this.worker = new Worker(new URL('./blocking-worker.js', import.meta.url), {
       workerData: data, transferList: [replies.port2, events.port2],
     });
     this.worker.unref();
     this.replies = replies.port1;
+    this.caller = new SyncCaller(this.worker, this.replies, flag, `xenstored at ${path}`);
     this.events = events.port1;
     this.events.on('message', (e: BlockingEvent) => this.clients.get(e.conn)?.deliver(e));
     this.events.unref();
@@ -70,22 +65,16 @@ class WorkerLink {
   }
 
   /** Posts one request and sleeps until its reply; replies to requests given up on are dropped. */
-  call(body: RequestBody, timeoutMs: number, what: string): unknown {
-    this.seq = this.seq >= 0x7fffffff ? 1 : this.seq + 1;
-    const seq = this.seq;
-    this.worker.postMessage({ ...body, seq } as BlockingRequest);
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const posted = Atomics.load(this.flag, 0);
-      for (let m = receiveMessageOnPort(this.replies); m; m = receiveMessageOnPort(this.replies)) {
-        const r = m.message as BlockingReply;
-        if (r.seq !== seq) continue;
-        if (r.ok) return r.value;
-        throw new XsError(isXsErrorCode(r.code) ? r.code : 'EIO', `${what} (xenstored at ${this.path}: ${r.message})`);
+  call(body: BlockingRequest, timeoutMs: number, what: string): unknown {
+    try {
+      return this.caller.call(body.op, body, timeoutMs);
+    } catch (err) {
+      if (!(err instanceof SyncCallError)) throw err;
+      if (err.code === SYNC_CALL_TIMEOUT) {
+        throw new XsError('EIO', `${what} (xenstored at ${this.path} did not answer within ${timeoutMs} ms)`);
       }
-      const left = deadline - Date.now();
-      if (left <= 0) throw new XsError('EIO', `${what} (xenstored at ${this.path} did not answer within ${timeoutMs} ms)`);
-      Atomics.wait(this.flag, 0, posted, left);
+      throw new XsError(err.code !== undefined && isXsErrorCode(err.code) ? err.code : 'EIO',
+        `${what} (xenstored at ${this.path}: ${err.message})`);
     }
   }
 

@@ -1,7 +1,6 @@
 // The messages between a blocking xenstore client (main thread) and the worker that owns its
-// sockets. Replies carry the request's sequence number, so a reply that comes after its caller
-// gave up is recognised and dropped instead of answering the next request; after posting one
-// the worker bumps a shared counter, which is what the main thread sleeps on.
+// sockets: requests go as synchronous calls (common/sync-call.ts: sequence numbers, a shared
+// counter the main thread sleeps on), watch events and connection changes come back on a port.
 
 import type { MessagePort } from 'node:worker_threads';
 
@@ -12,14 +11,11 @@ export const BLOCKING_METHODS = [
 ] as const;
 export type BlockingMethod = (typeof BLOCKING_METHODS)[number];
 
+/** A request's op and args, sent and answered as synchronous calls (common/sync-call.ts). */
 export type BlockingRequest =
-  | { seq: number; op: 'open'; conn: number }
-  | { seq: number; op: 'close'; conn: number }
-  | { seq: number; op: 'call'; conn: number; method: BlockingMethod; args: unknown[] };
-
-export type BlockingReply =
-  | { seq: number; ok: true; value: unknown }
-  | { seq: number; ok: false; code: string; message: string };
+  | { op: 'open'; conn: number }
+  | { op: 'close'; conn: number }
+  | { op: 'call'; conn: number; method: BlockingMethod; args: unknown[] };
 
 export type BlockingEvent =
   | { conn: number; kind: 'watch'; path: string; token: string }

@@ -7,13 +7,13 @@
 // * a request outside a transaction waits (bounded) for the reconnection and is sent again.
 
 import { parentPort, workerData } from 'node:worker_threads';
+import { serveSyncCalls, type SyncRequest } from '../../../common/sync-call.js';
 import { XsError } from '../errors.js';
 import { XsClient } from './client.js';
-import type { BlockingEvent, BlockingReply, BlockingRequest, BlockingWorkerData } from './blocking-protocol.js';
+import type { BlockingEvent, BlockingRequest, BlockingWorkerData } from './blocking-protocol.js';
 import { BLOCKING_METHODS } from './blocking-protocol.js';
 
 const data = workerData as BlockingWorkerData;
-const flag = new Int32Array(data.flag);
 
 interface Conn {
   client: XsClient;
@@ -110,20 +110,10 @@ async function handle(req: BlockingRequest): Promise<unknown> {
   return call(conn, req.method, req.args);
 }
 
-function reply(r: BlockingReply): void {
-  data.replyPort.postMessage(r);
-  Atomics.add(flag, 0, 1);
-  Atomics.notify(flag, 0);
-}
-
-parentPort!.on('message', (req: BlockingRequest) => {
-  handle(req).then(
-    (value) => reply({ seq: req.seq, ok: true, value }),
-    (err: unknown) => {
-      // Only the daemon's own answers keep their code; a socket failure is EIO with its reason.
-      const xs = err instanceof XsError;
-      const message = xs ? err.context : err instanceof Error ? err.message : String(err);
-      reply({ seq: req.seq, ok: false, code: xs ? err.code : 'EIO', message });
-    },
-  );
-});
+serveSyncCalls(parentPort! as { on(event: 'message', fn: (r: SyncRequest) => void): unknown }, data.replyPort, data.flag,
+  (_op, args) => handle(args as BlockingRequest),
+  // Only the daemon's own answers keep their code; a socket failure is EIO with its reason.
+  (err) => {
+    const xs = err instanceof XsError;
+    return { code: xs ? err.code : 'EIO', message: xs ? err.context : err instanceof Error ? err.message : String(err) };
+  });
