@@ -49,6 +49,7 @@ static napi_value init(napi_env env, napi_value exports)
         { "tapRead", NULL, vifd_tap_read, NULL, NULL, NULL, napi_default, NULL },
         { "tapWrite", NULL, vifd_tap_write, NULL, NULL, NULL, napi_default, NULL },
         { "tapWriteBatch", NULL, vifd_tap_write_batch, NULL, NULL, NULL, napi_default, NULL },
+        { "tapWriteGather", NULL, vifd_tap_write_gather, NULL, NULL, NULL, napi_default, NULL },
         { "tapReadBatch", NULL, vifd_tap_read_batch, NULL, NULL, NULL, napi_default, NULL },
         { "tapPollBatch", NULL, vifd_tap_poll_batch, NULL, NULL, NULL, napi_default, NULL },
         { "close", NULL, vifd_fd_close, NULL, NULL, NULL, napi_default, NULL },

@@ -21,6 +21,12 @@ export interface NativeAddon {
   tapWriteBatch(fd: number, buf: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, count: number,
     status: Int32Array): number;
   /**
+   * As tapWriteBatch, frame i being `head` then memory[offsets[i], offsets[i] + lengths[i]),
+   * written with writev() from where it lies: no copy before the kernel's.
+   */
+  tapWriteGather(fd: number, head: Uint8Array, memory: Uint8Array, offsets: Uint32Array, lengths: Uint32Array,
+    count: number, status: Int32Array): number;
+  /**
    * Reads frames back to back into `buf` (at most lengths.length, and only while `frameCap`
    * bytes still fit): how many, or -errno when the first read failed (-EAGAIN: none pending).
    */
