@@ -162,6 +162,18 @@ export class GrantTable {
     return this.copy(grantee, ref, offset, src, srcOffset, len, true);
   }
 
+  /**
+   * Where `len` bytes at `offset` of a page granted readable to `grantee` lie in the granting
+   * domain's memory (memory.bytes), checked as a copy from it would be; or a negative GNTST
+   * status. For a caller that hands the bytes on before the granting domain can run again
+   * (netback's zero-copy tx on the guest's own thread): a copy made by the kernel, not here.
+   */
+  readableAt(grantee: number, ref: number, offset: number, len: number): number {
+    if (!(offset >= 0 && len >= 0 && offset + len <= PAGE_SIZE)) return GNTST.bad_copy_arg;
+    const frame = this.check(grantee, ref, false);
+    return frame < 0 ? frame : frame * PAGE_SIZE + offset;
+  }
+
   /** One grant copy; `toPage` copies `buf` into the granted page (which must then be writable). */
   private copy(grantee: number, ref: number, offset: number, buf: Uint8Array, bufOffset: number, len: number,
     toPage: boolean): number {

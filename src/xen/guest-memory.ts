@@ -46,6 +46,13 @@ export class GuestMemory {
       watermark: this.watermark.buffer as SharedArrayBuffer };
   }
 
+  /** All of the domain's memory as one view: byte gfn * PAGE_SIZE + offset is that page's byte. */
+  get bytes(): Uint8Array {
+    return this.all ??= new Uint8Array(this.pages);
+  }
+
+  private all: Uint8Array | undefined;
+
   private get next(): number {
     return Atomics.load(this.watermark, 0);
   }
