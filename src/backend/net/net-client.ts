@@ -31,6 +31,12 @@ export interface DatapathPeer {
    */
   send(frame: Uint8Array, hdr?: VirtioNetHdr): boolean;
   /**
+   * A finished frame (no offload to describe) that lies at memory[at, at + len): the client
+   * writes it from there, without copying it first, by the next flush() at the latest, which
+   * its sender calls before the memory may change (before netback answers the request).
+   */
+  sendGuest?(memory: Uint8Array, at: number, len: number): boolean;
+  /**
    * Clients that batch writes hold what send() accepted until here (or the end of the current
    * callback at the latest); returns how many of those frames were dropped after all.
    */

@@ -12,6 +12,7 @@ import {
 } from '../../protocol/virtio-net-hdr.js';
 import { native } from './native.js';
 import type { DatapathPeer, FrameReceiver } from './net-client.js';
+import { TapGather } from './tap-gather.js';
 import { TapReader } from './tap-reader.js';
 import { TapWriter } from './tap-writer.js';
 
@@ -27,11 +28,15 @@ const GUEST_DATA_SKEW = NET_IP_ALIGN;
 export class TapIo implements DatapathPeer {
   private reader: TapReader | null = null;
   private readonly writer: TapWriter;
+  /** Frames written from where they lie; in order with the writer's, one of the two holds frames at a time. */
+  private readonly gather: TapGather;
   private receiver: FrameReceiver | null = null;
   /** The header of the frame being queued (the writer copies it next to the frame). */
   private readonly hbuf = new Uint8Array(VNET_HDR_LEN);
   /** A plain frame's header, encoded once: most frames carry it. */
   private readonly plainHdr = new Uint8Array(VNET_HDR_LEN);
+  /** Drops of batches that went out because the other kind of frame came; reported by flush(). */
+  private switchDrops = 0;
   /** Frames refused before reaching the writer (too big). */
   private refused = 0;
   private stopped = false;
@@ -42,8 +47,9 @@ export class TapIo implements DatapathPeer {
   private readonly rxFrames = new FrameSlab();
 
   constructor(private readonly fd: number, readonly vnetHdr: boolean, private readonly log: Logger) {
-    this.writer = new TapWriter(native(), fd, (errno) => this.log.debug(`write failed: errno ${errno}`),
-      VNET_HDR_LEN + MAX_FRAME);
+    const failed = (errno: number): void => this.log.debug(`write failed: errno ${errno}`);
+    this.writer = new TapWriter(native(), fd, failed, VNET_HDR_LEN + MAX_FRAME);
+    this.gather = new TapGather(native(), fd, vnetHdr ? this.plainHdr : new Uint8Array(0), failed);
     this.reader = this.startReading();
   }
 
@@ -53,7 +59,7 @@ export class TapIo implements DatapathPeer {
 
   /** Frames whose write failed, or that could not be written at all. */
   get txDropped(): number {
-    return this.writer.dropped + this.refused;
+    return this.writer.dropped + this.gather.dropped + this.refused;
   }
 
   /** Held for the next batch: true unless it cannot go; a failed write shows in flush(). */
@@ -61,6 +67,7 @@ export class TapIo implements DatapathPeer {
     if (this.stopped) return false;
     const total = (this.vnetHdr ? VNET_HDR_LEN : 0) + frame.length;
     if (total > this.writer.maxFrame) return this.refuse(`frame of ${frame.length} bytes`);
+    if (this.gather.pending > 0) this.switchDrops += this.gather.flush();
     if (this.vnetHdr) {
       let head = this.plainHdr;
       if (hdr) {
@@ -74,8 +81,18 @@ export class TapIo implements DatapathPeer {
     return true;
   }
 
+  sendGuest(memory: Uint8Array, at: number, len: number): boolean {
+    if (this.stopped) return false;
+    if (len > MAX_FRAME) return this.refuse(`frame of ${len} bytes`);
+    if (this.writer.pending > 0) this.switchDrops += this.writer.flush();
+    this.gather.queue(memory, at, len);
+    return true;
+  }
+
   flush(): number {
-    return this.writer.flush();
+    const dropped = this.switchDrops + this.writer.flush() + this.gather.flush();
+    this.switchDrops = 0;
+    return dropped;
   }
 
   setReceiving(on: boolean): void {
@@ -93,7 +110,7 @@ export class TapIo implements DatapathPeer {
   /** Writes what is held and stops reading, for good; the fd stays open. Idempotent. */
   stop(): void {
     if (this.stopped) return;
-    this.writer.flush();
+    this.flush();
     this.stopped = true;
     this.reader?.stop();
     this.reader = null;

@@ -70,6 +70,10 @@ export class TapNetClient implements NetClient {
     return !this.closed && this.io !== null && this.io.send(frame, hdr);
   }
 
+  sendGuest(memory: Uint8Array, at: number, len: number): boolean {
+    return !this.closed && this.io !== null && this.io.sendGuest(memory, at, len);
+  }
+
   flush(): number {
     return this.io?.flush() ?? 0;
   }

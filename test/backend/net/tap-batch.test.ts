@@ -68,4 +68,15 @@ describe('batched tap I/O (native tapWriteBatch, tapReadBatch, tapPollBatch)', f
   it('keeps its own copy of each frame it holds: one buffer rewritten between sends still gives every frame', () => {
     expect(r['borrowed']).to.deep.equal([70, 71, 72, 73, 74]);
   });
+
+  it('writes frames from where they lie in shared memory, in order with copied ones, after the vnet header if any', () => {
+    const z = r['zeroCopy'];
+    const sizes = [60, 1514, 200, 900, 1200, 64];
+    expect(z.received).to.deep.equal([
+      ...sizes.map((size, i) => [80 + i, size, true]),
+      ...sizes.map((size, i) => [90 + i, size, true]),
+    ]);
+    expect(z.txDropped).to.deep.equal([0, 0]);
+    expect(z.outside).to.equal('RangeError: tapWriteGather: a frame lies outside the memory');
+  });
 });
