@@ -79,6 +79,8 @@ function create(a: CreateArgs): void {
   };
   vif.datapath = new VifDatapath({
     hv, backend: a.backend, frontend: a.frontend, peer: tap, stats: sharedCounters(a.stats), log: vlog, linkUp: a.linkUp,
+    // The guest runs on another thread here: it could end a grant between the check and the write.
+    zeroCopyTx: false,
     onFatal: (message) => post({ kind: 'fatal', vif: a.vif, message }),
   });
   vifs.set(a.vif, vif);

@@ -25,7 +25,7 @@ import type { QueueResources } from './queue-resources.js';
 import type { RxFeatures } from './offload.js';
 import { describeRing, type RingInfo } from './ring-info.js';
 import { NetbackRx } from './rx.js';
-import { type FatalHandler, NetbackTx, type TxDeliver } from './tx.js';
+import { type FatalHandler, NetbackTx, type TxDeliver, type TxZeroCopy } from './tx.js';
 
 /** Below NetbackRx's own bound (256), with room for a tap read batch (64) on top. */
 export const RX_STOP_AT = 128;
@@ -52,6 +52,8 @@ export interface QueueHooks {
   rxWoken(): void;
   /** A tx sweep ended: what it delivered may go to the peer now. */
   txSwept(): void;
+  /** Plain one-slot frames go to the peer from the guest's page (see TxZeroCopy); null: copied. */
+  zeroCopy: TxZeroCopy | null;
   stats: VifCounters;
   log: Logger;
 }
@@ -89,7 +91,7 @@ export class NetbackQueue {
     this.txRing = BackRing.attach(new SharedRing(grants.memory.page(resources.txFrame), TX_SLOT_SIZE));
     this.rxRing = BackRing.attach(new SharedRing(grants.memory.page(resources.rxFrame), RX_SLOT_SIZE));
     this.tx = new NetbackTx(this.txRing, grants, backend, hooks.deliver, hooks.stats, hooks.log, hooks.fatal,
-      hooks.peerVnetHdr);
+      hooks.peerVnetHdr, hooks.zeroCopy);
     this.rx = new NetbackRx(this.rxRing, grants, backend, hooks.stats, hooks.log, hooks.rxFeatures);
     if (this.txPort === this.rxPort) {
       hv.evtchn.setHandler(backend, this.txPort, () => this.service());

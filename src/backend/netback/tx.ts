@@ -15,7 +15,8 @@
 
 import type { Logger } from '../../common/log.js';
 import {
-  ETH_HLEN, NETIF_RSP_ERROR, NETIF_RSP_NULL, NETIF_RSP_OKAY, NETTXF_csum_blank, NETTXF_extra_info, NETTXF_more_data,
+  ETH_HLEN, NETIF_RSP_ERROR, NETIF_RSP_NULL, NETIF_RSP_OKAY, NETTXF_csum_blank, NETTXF_data_validated,
+  NETTXF_extra_info, NETTXF_more_data,
   XEN_NETIF_EXTRA_TYPE_MCAST_ADD, readTxRequestInto, writeTxResponse, type TxRequest,
 } from '../../protocol/netif.js';
 import { PAGE_SIZE, wrapSub, type BackRing } from '../../protocol/ring.js';
@@ -34,6 +35,17 @@ import { parseTxPacket, type TxSlotRef } from './tx-parse.js';
  */
 export type TxDeliver = (frame: Uint8Array, hdr?: VirtioNetHdr) => void;
 export type FatalHandler = (message: string) => void;
+
+/**
+ * A peer that writes finished one-slot frames from the guest's page itself (netback's grant
+ * map of the frame's data, without the copy), and the flush that writes what it holds: called
+ * before responses are published, so the guest gets its page back only once it has been read.
+ * Only for a datapath on the guest's own thread, which cannot end the grant in between.
+ */
+export interface TxZeroCopy {
+  deliver(memory: Uint8Array, at: number, len: number): void;
+  flush(): void;
+}
 
 /** Netback's multicast list limit (XEN_NETBK_MCAST_MAX). */
 const MCAST_MAX = 64;
@@ -63,7 +75,14 @@ export class NetbackTx {
     private readonly fatal: FatalHandler,
     /** The peer takes a virtio_net_hdr: blank checksums and GSO go out as they are. */
     private readonly peerVnetHdr = false,
-  ) {}
+    private readonly zeroCopy: TxZeroCopy | null = null,
+  ) {
+    // Frames whose header says something (a blank checksum to finish or describe, a validated
+    // one for the kernel) take the copying path; plain ones may go from where they lie.
+    this.copyFlags = peerVnetHdr ? NETTXF_csum_blank | NETTXF_data_validated : NETTXF_csum_blank;
+  }
+
+  private readonly copyFlags: number;
 
   /** Consumes every pending request; returns whether the frontend must be notified. */
   process(): boolean {
@@ -79,7 +98,7 @@ export class NetbackTx {
       while (ring.reqCons !== rp) {
         // Answered slots go back in batches, as netback's NAPI budget does: a frontend on
         // another CPU refills them while the rest of the sweep is still being worked.
-        if (wrapSub(ring.rspProdPvt, sring.rspProd) >= RESPONSE_BATCH && ring.pushResponses()) notify = true;
+        if (wrapSub(ring.rspProdPvt, sring.rspProd) >= RESPONSE_BATCH && this.publish()) notify = true;
         const first = readTxRequestInto(sring.view, sring.slotOffset(ring.reqCons), this.req);
         if ((first.flags & (NETTXF_extra_info | NETTXF_more_data)) === 0) {
           // The common case, one slot and no extras, without the general parser's bookkeeping.
@@ -115,10 +134,16 @@ export class NetbackTx {
         }
         this.respond(parsed.slots, status);
       }
-      if (ring.pushResponses()) notify = true;
+      if (this.publish()) notify = true;
       if (!ring.finalCheckForRequests()) return notify;
     }
     return notify;
+  }
+
+  /** Pushes the responses written so far, after the peer has written what it holds of their frames. */
+  private publish(): boolean {
+    this.zeroCopy?.flush();
+    return this.ring.pushResponses();
   }
 
   /** A one-slot packet: netback's checks for it (§8.1 5, 6 — the latter non-fatal, see tx-parse.ts), copy, send. */
@@ -126,6 +151,14 @@ export class NetbackTx {
     if (req.size < ETH_HLEN) return this.guestError(req.id, `Bad packet size: ${req.size}`);
     if (req.offset + req.size > PAGE_SIZE) {
       return this.guestError(req.id, `txreq.offset: ${req.offset}, size: ${req.size}, end: ${req.offset + req.size}`);
+    }
+    if (this.zeroCopy !== null && (req.flags & this.copyFlags) === 0) {
+      const at = this.grants.readableAt(this.backendDomid, req.gref, req.offset, req.size);
+      if (at < 0) return this.guestError(req.id, `tx gref dereference failed (${req.gref}): status ${at}`);
+      this.stats.txPackets++;
+      this.stats.txBytes += req.size;
+      this.zeroCopy.deliver(this.grants.memory.bytes, at, req.size);
+      return NETIF_RSP_OKAY;
     }
     const frame = this.borrow(req.size);
     const status = this.grants.copyFrom(this.backendDomid, req.gref, req.offset, frame, 0, req.size);

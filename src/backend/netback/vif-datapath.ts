@@ -51,6 +51,11 @@ export interface VifDatapathOptions {
   stats: VifCounters;
   log: Logger;
   linkUp: boolean;
+  /**
+   * Plain frames from the guest go to a peer that can take them (a tap) from the guest's page,
+   * uncopied: only where the guest cannot run between netback's check and the peer's write.
+   */
+  zeroCopyTx: boolean;
   /** A fatal guest error, reported once the queues have halted: the control side records it. */
   onFatal(message: string): void;
 }
@@ -80,12 +85,17 @@ export class VifDatapath implements VifDatapathControl {
   start(s: DatapathStart): void {
     const { hv, backend, frontend } = this.opts;
     const peerVnetHdr = this.peer?.vnetHdr ?? false;
+    const peer = this.peer;
+    const zeroCopy = this.opts.zeroCopyTx && peer?.sendGuest
+      ? { deliver: (m: Uint8Array, at: number, len: number) => this.transmitGuest(peer, m, at, len), flush: () => this.txSwept() }
+      : null;
     for (const res of s.queues) {
       this.queues.push(new NetbackQueue(hv, backend, frontend, res, s.rxNotify, {
         deliver: (frame, hdr) => this.transmit(frame, hdr),
         fatal: (msg) => this.fatal(msg),
         rxWoken: () => this.maybeResumePeer(),
         txSwept: () => this.txSwept(),
+        zeroCopy,
         peerVnetHdr,
         rxFeatures: s.features,
         stats: this.stats,
@@ -162,6 +172,16 @@ export class VifDatapath implements VifDatapathControl {
     }
     this.capture?.write(frame);
     if (this.peer && !this.peer.send(frame, hdr)) this.stats.txDropped++;
+  }
+
+  /** A finished frame the guest sent, written by the peer from where it lies. */
+  private transmitGuest(peer: DatapathPeer, memory: Uint8Array, at: number, len: number): void {
+    if (!this.linkUp) {
+      this.stats.txDropped++;
+      return;
+    }
+    this.capture?.write(memory.subarray(at, at + len));
+    if (!peer.sendGuest!(memory, at, len)) this.stats.txDropped++;
   }
 
   /**

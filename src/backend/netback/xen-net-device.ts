@@ -133,7 +133,7 @@ export class XenNetDevice extends XenDevice {
     }
     return new VifDatapath({
       hv: this.bus.hypervisor, backend: backendDomid, frontend: frontendId, peer: this.peer, stats: this.stats,
-      log: this.log, linkUp: this.linkUp, onFatal,
+      log: this.log, linkUp: this.linkUp, zeroCopyTx: true, onFatal,
     });
   }
 
