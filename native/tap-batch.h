@@ -19,6 +19,9 @@ size_t vifd_read_frames(int fd, uint8_t *buf, size_t cap, uint32_t *lens, size_t
 
 napi_value vifd_tap_write_batch(napi_env env, napi_callback_info info);
 napi_value vifd_tap_write_gather(napi_env env, napi_callback_info info);
+napi_value vifd_uring_open(napi_env env, napi_callback_info info);
+napi_value vifd_uring_close(napi_env env, napi_callback_info info);
+napi_value vifd_uring_write_gather(napi_env env, napi_callback_info info);
 napi_value vifd_tap_read_batch(napi_env env, napi_callback_info info);
 napi_value vifd_tap_poll_batch(napi_env env, napi_callback_info info);
 

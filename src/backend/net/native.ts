@@ -26,6 +26,16 @@ export interface NativeAddon {
    */
   tapWriteGather(fd: number, head: Uint8Array, memory: Uint8Array, offsets: Uint32Array, lengths: Uint32Array,
     count: number, status: Int32Array): number;
+  /** An io_uring of `entries` submissions, or null when the kernel refuses io_uring. */
+  uringOpen(entries: number): unknown;
+  /** Idempotent. */
+  uringClose(ring: unknown): void;
+  /**
+   * As tapWriteGather, but submitted at once through `ring` (one system call for the batch):
+   * every frame is written, errnos[i] being frame i's errno or 0. Returns how many went.
+   */
+  uringWriteGather(ring: unknown, fd: number, head: Uint8Array, memory: Uint8Array, offsets: Uint32Array,
+    lengths: Uint32Array, count: number, errnos: Int32Array): number;
   /**
    * Reads frames back to back into `buf` (at most lengths.length, and only while `frameCap`
    * bytes still fit): how many, or -errno when the first read failed (-EAGAIN: none pending).
