@@ -13,6 +13,7 @@ import {
 import { native } from './native.js';
 import type { DatapathPeer, FrameReceiver } from './net-client.js';
 import { TapGather } from './tap-gather.js';
+import { TapSubmitter } from './tap-submit.js';
 import { TapReader } from './tap-reader.js';
 import { TapWriter } from './tap-writer.js';
 
@@ -30,6 +31,8 @@ export class TapIo implements DatapathPeer {
   private readonly writer: TapWriter;
   /** Frames written from where they lie; in order with the writer's, one of the two holds frames at a time. */
   private readonly gather: TapGather;
+  /** Both batches' way to the kernel: an io_uring where the kernel has one for us. */
+  private readonly submitter: TapSubmitter;
   private receiver: FrameReceiver | null = null;
   /** The header of the frame being queued (the writer copies it next to the frame). */
   private readonly hbuf = new Uint8Array(VNET_HDR_LEN);
@@ -48,8 +51,9 @@ export class TapIo implements DatapathPeer {
 
   constructor(private readonly fd: number, readonly vnetHdr: boolean, private readonly log: Logger) {
     const failed = (errno: number): void => this.log.debug(`write failed: errno ${errno}`);
-    this.writer = new TapWriter(native(), fd, failed, VNET_HDR_LEN + MAX_FRAME);
-    this.gather = new TapGather(native(), fd, vnetHdr ? this.plainHdr : new Uint8Array(0), failed);
+    this.submitter = new TapSubmitter(native(), fd, failed);
+    this.writer = new TapWriter(native(), fd, failed, VNET_HDR_LEN + MAX_FRAME, this.submitter);
+    this.gather = new TapGather(this.submitter, vnetHdr ? this.plainHdr : new Uint8Array(0));
     this.reader = this.startReading();
   }
 
@@ -111,6 +115,7 @@ export class TapIo implements DatapathPeer {
   stop(): void {
     if (this.stopped) return;
     this.flush();
+    this.submitter.close();
     this.stopped = true;
     this.reader?.stop();
     this.reader = null;

@@ -2,15 +2,18 @@
 // sweep's worth) instead of one call per frame. Frames are opaque bytes, copied into one packed
 // buffer as they come; a batch goes out when its owner flushes, when the buffer is full, and at
 // the latest at the end of the current callback (a microtask), so a caller that never flushes
-// still gets its frames out before anything else runs.
+// still gets its frames out before anything else runs. The tap's submitter (tap-submit.ts)
+// writes each batch.
 
-import { EAGAIN, type NativeAddon } from './native.js';
+import type { NativeAddon } from './native.js';
+import { SUBMIT_MAX, TapSubmitter } from './tap-submit.js';
 
 /**
  * A quarter of a ring's worth of packets: past this the packed buffer outgrows the CPU's cache
  * and full-size frames go out slower than with smaller batches (measured), for no fewer syscalls.
  */
-const BATCH_FRAMES = 64;
+const BATCH_FRAMES = SUBMIT_MAX;
+const NO_HEAD = new Uint8Array(0);
 /** Room for a batch of full-size Ethernet frames; bigger (GSO) frames flush earlier. */
 const BATCH_BYTES = 128 * 1024;
 
@@ -20,7 +23,7 @@ export class TapWriter {
   private readonly buf: Uint8Array;
   private readonly offsets = new Uint32Array(BATCH_FRAMES);
   private readonly lengths = new Uint32Array(BATCH_FRAMES);
-  private readonly status = new Int32Array(1);
+  private readonly submitter: TapSubmitter;
   private count = 0;
   private used = 0;
   private flushQueued = false;
@@ -33,9 +36,10 @@ export class TapWriter {
   /** Drops no flush() has returned yet (batches that went out because the buffer was full). */
   private unreported = 0;
 
-  constructor(private readonly addon: NativeAddon, private readonly fd: number, private readonly onError: WriteFailed,
-    maxFrame: number) {
+  /** `submitter`: the tap's, when it has one already; else the writer makes its own. */
+  constructor(addon: NativeAddon, fd: number, onError: WriteFailed, maxFrame: number, submitter?: TapSubmitter) {
     this.buf = new Uint8Array(Math.max(BATCH_BYTES, maxFrame));
+    this.submitter = submitter ?? new TapSubmitter(addon, fd, onError);
   }
 
   get pending(): number {
@@ -78,33 +82,13 @@ export class TapWriter {
     return dropped;
   }
 
-  /**
-   * One batch out; returns how many of its frames were dropped. A frame whose write fails is
-   * dropped and the next one tried, as single writes would; EAGAIN means the tap's queue is
-   * full, so the rest of the batch is dropped at once.
-   */
+  /** One batch out; returns how many of its frames were dropped. */
   private writeHeld(): number {
     const count = this.count;
     if (count === 0) return 0;
     this.count = 0;
     this.used = 0;
-    let at = 0;
-    let dropped = 0;
-    while (at < count) {
-      at += at === 0
-        ? this.addon.tapWriteBatch(this.fd, this.buf, this.offsets, this.lengths, count, this.status)
-        : this.addon.tapWriteBatch(this.fd, this.buf, this.offsets.subarray(at), this.lengths.subarray(at), count - at,
-          this.status);
-      if (at === count) break;
-      const errno = this.status[0]!;
-      if (errno === EAGAIN) {
-        dropped += count - at;
-        break;
-      }
-      this.onError(errno);
-      dropped++;
-      at++;
-    }
+    const dropped = this.submitter.write(this.buf, NO_HEAD, this.offsets, this.lengths, count);
     this.dropped += dropped;
     return dropped;
   }

@@ -79,4 +79,12 @@ describe('batched tap I/O (native tapWriteBatch, tapReadBatch, tapPollBatch)', f
     expect(z.txDropped).to.deep.equal([0, 0]);
     expect(z.outside).to.equal('RangeError: tapWriteGather: a frame lies outside the memory');
   });
+
+  it('drops only the frame the tap refuses in a gathered batch, through an io_uring or one writev() each', () => {
+    const { ring, writev } = r['gatherRefusals'];
+    // Where the kernel refuses io_uring the first batch goes one writev() each too, with the same result.
+    expect(ring).to.deep.equal({ ringed: ring.ringed, got: [100, 101, 103], dropped: 1, errs: [22] });
+    expect(writev).to.deep.equal({ ringed: false, got: [110, 111, 113], dropped: 1, errs: [22] });
+    if (process.env['VIFD_TEST_VERBOSE']) process.stderr.write(`io_uring: ${ring.ringed}\n`);
+  });
 });
