@@ -48,7 +48,6 @@ static napi_value init(napi_env env, napi_value exports)
         { "tapOpen", NULL, vifd_tap_open, NULL, NULL, NULL, napi_default, NULL },
         { "tapRead", NULL, vifd_tap_read, NULL, NULL, NULL, napi_default, NULL },
         { "tapWrite", NULL, vifd_tap_write, NULL, NULL, NULL, napi_default, NULL },
-        { "tapWriteBatch", NULL, vifd_tap_write_batch, NULL, NULL, NULL, napi_default, NULL },
         { "tapWriteGather", NULL, vifd_tap_write_gather, NULL, NULL, NULL, napi_default, NULL },
         { "uringOpen", NULL, vifd_uring_open, NULL, NULL, NULL, napi_default, NULL },
         { "uringClose", NULL, vifd_uring_close, NULL, NULL, NULL, napi_default, NULL },

@@ -47,66 +47,15 @@ size_t vifd_read_frames(int fd, uint8_t *buf, size_t cap, uint32_t *lens, size_t
 }
 
 /*
- * tapWriteBatch(fd, buf: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, count,
- *               status: Int32Array) -> frames written
- *
- * Writes frames in order and stops at the first one that fails, leaving its errno in status[0]
- * (0 when all went). EAGAIN means the tap's queue is full: the caller decides what to do with
- * the rest rather than C spinning on it.
- */
-napi_value vifd_tap_write_batch(napi_env env, napi_callback_info info)
-{
-    size_t argc = 6, buf_len, n_off, n_len, n_status;
-    napi_value argv[6], result;
-    uint8_t *buf;
-    uint32_t *offsets, *lengths, count, i;
-    int32_t *status;
-    int fd, err = 0;
-
-    NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-    if (argc < 6 || napi_get_value_int32(env, argv[0], &fd) != napi_ok ||
-        vifd_get_typed(env, argv[1], napi_uint8_array, (void **)&buf, &buf_len) < 0 ||
-        vifd_get_typed(env, argv[2], napi_uint32_array, (void **)&offsets, &n_off) < 0 ||
-        vifd_get_typed(env, argv[3], napi_uint32_array, (void **)&lengths, &n_len) < 0 ||
-        napi_get_value_uint32(env, argv[4], &count) != napi_ok ||
-        vifd_get_typed(env, argv[5], napi_int32_array, (void **)&status, &n_status) < 0 || n_status < 1) {
-        napi_throw_type_error(env, "EINVAL",
-            "tapWriteBatch(fd, Uint8Array, offsets: Uint32Array, lengths: Uint32Array, count, status: Int32Array)");
-        return NULL;
-    }
-    if (count > n_off || count > n_len) {
-        napi_throw_range_error(env, "ERANGE", "tapWriteBatch: count exceeds the offsets or lengths given");
-        return NULL;
-    }
-    /* Every frame is checked before any is written, so a bad batch writes nothing. */
-    for (i = 0; i < count; i++) {
-        if ((uint64_t)offsets[i] + lengths[i] > buf_len) {
-            napi_throw_range_error(env, "ERANGE", "tapWriteBatch: a frame lies outside the buffer");
-            return NULL;
-        }
-    }
-    for (i = 0; i < count; i++) {
-        ssize_t n;
-        do {
-            n = write(fd, buf + offsets[i], lengths[i]);
-        } while (n < 0 && errno == EINTR);
-        if (n < 0) {
-            err = errno;
-            break;
-        }
-    }
-    status[0] = err;
-    NAPI_CALL(env, napi_create_uint32(env, i, &result));
-    return result;
-}
-
-/*
  * tapWriteGather(fd, head: Uint8Array, memory: Uint8Array, offsets: Uint32Array,
  *                lengths: Uint32Array, count, status: Int32Array) -> frames written
  *
- * As tapWriteBatch, but each frame is `head` (a virtio_net_hdr, or empty) followed by
- * memory[offsets[i], offsets[i] + lengths[i]), written with one writev() straight from where
- * the frame lies (a guest's granted page): the kernel's copy is the only one.
+ * Each frame is `head` (a virtio_net_hdr, or empty) followed by memory[offsets[i],
+ * offsets[i] + lengths[i]), written with one writev() (a write() without a head) straight from
+ * where it lies (a batch buffer, or a guest's granted page). Frames go in order and the call
+ * stops at the first one that fails, leaving its errno in status[0] (0 when all went). EAGAIN
+ * means the tap's queue is full: the caller decides what to do with the rest rather than C
+ * spinning on it. Every frame is checked before any is written, so a bad batch writes nothing.
  */
 napi_value vifd_tap_write_gather(napi_env env, napi_callback_info info)
 {

@@ -17,7 +17,6 @@ int vifd_get_typed(napi_env env, napi_value v, napi_typedarray_type want, void *
  */
 size_t vifd_read_frames(int fd, uint8_t *buf, size_t cap, uint32_t *lens, size_t max, size_t frame_cap, int *err);
 
-napi_value vifd_tap_write_batch(napi_env env, napi_callback_info info);
 napi_value vifd_tap_write_gather(napi_env env, napi_callback_info info);
 napi_value vifd_uring_open(napi_env env, napi_callback_info info);
 napi_value vifd_uring_close(napi_env env, napi_callback_info info);

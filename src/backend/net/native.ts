@@ -14,15 +14,10 @@ export interface NativeAddon {
   /** Bytes written, or -errno. */
   tapWrite(fd: number, buf: Uint8Array): number;
   /**
-   * Writes `count` frames, frame i being buf[offsets[i], offsets[i] + lengths[i]), in order, and
-   * stops at the first that fails, leaving its errno in status[0] (0 when all went). Returns
-   * how many were written.
-   */
-  tapWriteBatch(fd: number, buf: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, count: number,
-    status: Int32Array): number;
-  /**
-   * As tapWriteBatch, frame i being `head` then memory[offsets[i], offsets[i] + lengths[i]),
-   * written with writev() from where it lies: no copy before the kernel's.
+   * Writes `count` frames, frame i being `head` then memory[offsets[i], offsets[i] + lengths[i]),
+   * in order, with writev() from where it lies (no copy before the kernel's), and stops at the
+   * first that fails, leaving its errno in status[0] (0 when all went). Returns how many were
+   * written.
    */
   tapWriteGather(fd: number, head: Uint8Array, memory: Uint8Array, offsets: Uint32Array, lengths: Uint32Array,
     count: number, status: Int32Array): number;

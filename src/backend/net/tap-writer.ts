@@ -6,13 +6,9 @@
 // writes each batch.
 
 import type { NativeAddon } from './native.js';
+import { TapGather } from './tap-gather.js';
 import { SUBMIT_MAX, TapSubmitter } from './tap-submit.js';
 
-/**
- * A quarter of a ring's worth of packets: past this the packed buffer outgrows the CPU's cache
- * and full-size frames go out slower than with smaller batches (measured), for no fewer syscalls.
- */
-const BATCH_FRAMES = SUBMIT_MAX;
 const NO_HEAD = new Uint8Array(0);
 /** Room for a batch of full-size Ethernet frames; bigger (GSO) frames flush earlier. */
 const BATCH_BYTES = 128 * 1024;
@@ -21,29 +17,28 @@ export type WriteFailed = (errno: number) => void;
 
 export class TapWriter {
   private readonly buf: Uint8Array;
-  private readonly offsets = new Uint32Array(BATCH_FRAMES);
-  private readonly lengths = new Uint32Array(BATCH_FRAMES);
-  private readonly submitter: TapSubmitter;
-  private count = 0;
+  /** The batch itself: spans of `buf`, written by the tap's submitter. */
+  private readonly batch: TapGather;
   private used = 0;
   private flushQueued = false;
   private readonly flushTask = (): void => {
     this.flushQueued = false;
     this.flush();
   };
-  /** Frames dropped because their write failed, over the writer's life. */
-  dropped = 0;
-  /** Drops no flush() has returned yet (batches that went out because the buffer was full). */
-  private unreported = 0;
 
   /** `submitter`: the tap's, when it has one already; else the writer makes its own. */
   constructor(addon: NativeAddon, fd: number, onError: WriteFailed, maxFrame: number, submitter?: TapSubmitter) {
     this.buf = new Uint8Array(Math.max(BATCH_BYTES, maxFrame));
-    this.submitter = submitter ?? new TapSubmitter(addon, fd, onError);
+    this.batch = new TapGather(submitter ?? new TapSubmitter(addon, fd, onError), NO_HEAD);
   }
 
   get pending(): number {
-    return this.count;
+    return this.batch.pending;
+  }
+
+  /** Frames dropped because their write failed, over the writer's life. */
+  get dropped(): number {
+    return this.batch.dropped;
   }
 
   /** The largest frame queue() takes, head included. */
@@ -58,12 +53,11 @@ export class TapWriter {
   queue(part: Uint8Array, rest?: Uint8Array): void {
     const len = part.length + (rest?.length ?? 0);
     if (len > this.buf.length) throw new RangeError(`tap frame of ${len} bytes (max ${this.buf.length})`);
-    if (this.count === BATCH_FRAMES || this.used + len > this.buf.length) this.unreported += this.writeHeld();
+    // A full batch goes out on its own at the next queue(); a full buffer must go out first.
+    if (this.used + len > this.buf.length || this.batch.pending === SUBMIT_MAX) this.writeOut();
     this.buf.set(part, this.used);
     if (rest) this.buf.set(rest, this.used + part.length);
-    this.offsets[this.count] = this.used;
-    this.lengths[this.count] = len;
-    this.count++;
+    this.batch.queue(this.buf, this.used, len);
     this.used += len;
     if (!this.flushQueued) {
       // Nothing runs between this callback's end and the microtask: no latency is added.
@@ -77,26 +71,13 @@ export class TapWriter {
    * flush() returned, batches that went out on their own included.
    */
   flush(): number {
-    const dropped = this.unreported + this.writeHeld();
-    this.unreported = 0;
-    return dropped;
-  }
-
-  /** One batch out; returns how many of its frames were dropped. */
-  private writeHeld(): number {
-    const count = this.count;
-    if (count === 0) return 0;
-    this.count = 0;
     this.used = 0;
-    const dropped = this.submitter.write(this.buf, NO_HEAD, this.offsets, this.lengths, count);
-    this.dropped += dropped;
-    return dropped;
+    return this.batch.flush();
   }
 
-  /** Forgets held frames (the tap is closing); they count as dropped. */
-  discard(): void {
-    this.dropped += this.count;
-    this.count = 0;
+  /** A batch out before its time, its drops left for the next flush() to report. */
+  private writeOut(): void {
+    this.batch.writeOut();
     this.used = 0;
   }
 }

@@ -9,7 +9,7 @@ import { NetNs } from '../../helpers/netns.js';
 
 type Tagged = Array<[number, number]>;
 
-describe('batched tap I/O (native tapWriteBatch, tapReadBatch, tapPollBatch)', function () {
+describe('batched tap I/O (native tapWriteGather, uringWriteGather, tapReadBatch, tapPollBatch)', function () {
   this.timeout(60000);
   let ns: NetNs;
   let r: Record<string, any>;
