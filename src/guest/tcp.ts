@@ -4,16 +4,25 @@
 // batch of segments; data beyond a hole is kept and answered with a duplicate ACK), send a
 // stream within the peer's window with simple retransmission (go-back-N on a timeout that
 // doubles, fast retransmit on three duplicate ACKs), and close both ways with FIN. No window
-// scaling, no SACK, no TIME_WAIT: the peer keeps those.
+// scaling, no SACK.
+//
+// Closing follows RFC 793's states. The side that sends FIN first ends in TIME_WAIT for
+// TIME_WAIT_MS, re-acknowledging a retransmitted FIN (our last ACK may have been lost) and
+// dropping anything else; the side that closes second (LAST_ACK) is CLOSED once its FIN is
+// acknowledged but lingers as long, silently dropping late duplicates. Either way a segment the
+// network delayed past the close meets no RST, which the peer would count as an aborted
+// connection. A new SYN on the same ports ends the lingering one at once (RFC 1122 4.2.2.13).
 //
 // With GSO (the endpoint's `gso`, on by default, and the link's feature-gso-tcpv4) it sends as
 // Linux does with TSO: segments of up to 64 KiB with gso_size = the peer's MSS and a partial
 // checksum, for the backend's side to cut into MSS-sized frames and finish. Received segments
 // may be as large (the backend's GSO), their checksums already vouched for by the backend.
 //
-//   LISTEN ─SYN/SYN-ACK─► SYN_RCVD ─ACK─► ESTABLISHED ─┬─ peer FIN ─► (ACK) ... our FIN ─► ACKed ─► CLOSED
-//                                                      └─ our FIN ─► (ACKed) ... peer FIN ─► CLOSED
-//   any state ─RST─► CLOSED
+//   LISTEN ─SYN/SYN-ACK─► SYN_RCVD ─ACK─► ESTABLISHED
+//     ESTABLISHED ─peer FIN─► CLOSE_WAIT ─our FIN─► LAST_ACK ─ACKed─► CLOSED (lingering)
+//     ESTABLISHED ─our FIN─► FIN_WAIT_1 ─ACKed─► FIN_WAIT_2 ─peer FIN─► TIME_WAIT ─TIME_WAIT_MS─► gone
+//                            FIN_WAIT_1 ─peer FIN─► CLOSING ─ACKed─► TIME_WAIT
+//   any state before TIME_WAIT ─RST─► CLOSED (gone at once)
 
 import { FrameSlab } from '../common/frame-slab.js';
 import { XEN_NETIF_GSO_TYPE_TCPV4, XEN_NETIF_MAX_TX_SIZE } from '../protocol/netif.js';
@@ -35,6 +44,12 @@ const OUR_MSS = 1460;
 const DEFAULT_MSS = 536;
 const RTO_MIN_MS = 200;
 const RTO_MAX_MS = 3000;
+/**
+ * 2*MSL. RFC 793's two minutes guard against segments wandering a large internet; the guest's
+ * peer is one hop away, so a late segment is the peer's own retransmission, which comes within
+ * its RTO (200 ms at least, doubling): two seconds covers the first few of those.
+ */
+export const TIME_WAIT_MS = 2000;
 /** Gives up on a connection after this many timeouts in a row. */
 const MAX_RETRIES = 12;
 /** The most payload one GSO segment carries: the largest tx packet less Ethernet, IPv4 and TCP headers. */
@@ -76,7 +91,11 @@ function decodeSegment(b: Uint8Array): Segment | null {
   };
 }
 
-export type TcpState = 'SYN_RCVD' | 'ESTABLISHED' | 'CLOSED';
+export type TcpState = 'SYN_RCVD' | 'ESTABLISHED' | 'CLOSE_WAIT' | 'LAST_ACK' | 'FIN_WAIT_1' | 'FIN_WAIT_2' | 'CLOSING'
+  | 'TIME_WAIT' | 'CLOSED';
+
+/** States in which our stream (data, then FIN) may still need sending or resending. */
+const SENDING: ReadonlySet<TcpState> = new Set<TcpState>(['ESTABLISHED', 'CLOSE_WAIT', 'LAST_ACK', 'FIN_WAIT_1', 'CLOSING']);
 
 export interface TcpStats {
   bytesIn: number;
@@ -85,6 +104,14 @@ export interface TcpStats {
   segmentsOut: number;
   retransmits: number;
   outOfOrder: number;
+}
+
+/** Endpoint-wide settings, read as they are at each use. */
+export interface TcpConfig {
+  /** Send with GSO and partial checksums when the link has them. */
+  readonly gso: boolean;
+  /** How long a closed connection holds its ports (TIME_WAIT_MS unless a test shortens it). */
+  readonly timeWaitMs: number;
 }
 
 export class TcpConnection {
@@ -100,6 +127,8 @@ export class TcpConnection {
   private readonly iss = (Math.random() * 2 ** 32) >>> 0;
   private sndUna = this.iss;
   private sndNxt = this.iss;
+  /** The highest sequence number sent so far: go-back-N rewinds sndNxt, and ACKs up to this are still good. */
+  private sndMax = this.iss;
   /** Unacknowledged and unsent stream bytes; pending[0] has sequence number pendingSeq. */
   private pending = new Uint8Array(0);
   private pendingSeq = (this.iss + 1) >>> 0;
@@ -107,8 +136,11 @@ export class TcpConnection {
   private peerWindow = 0;
   private readonly mss: number;
   private ending = false;
+  /** Where our FIN goes (the end of the stream), once end() is called. */
   private finSeq: number | null = null;
   private finReceived = false;
+  /** Holds a closed connection's ports (TIME_WAIT, or CLOSED after LAST_ACK) so late segments meet no RST. */
+  private lingerTimer: NodeJS.Timeout | null = null;
   private rto = RTO_MIN_MS;
   private retries = 0;
   private timer: NodeJS.Timeout | null = null;
@@ -121,7 +153,7 @@ export class TcpConnection {
 
   constructor(private readonly stack: NetStack, readonly remoteIp: Ipv4, private readonly remoteMac: Mac,
     readonly remotePort: number, readonly localPort: number, syn: Segment, private readonly gone: () => void,
-    private readonly gsoWanted: () => boolean = () => false) {
+    private readonly config: TcpConfig = { gso: false, timeWaitMs: TIME_WAIT_MS }) {
     this.rcvNxt = (syn.seq + 1) >>> 0;
     this.peerWindow = syn.window;
     this.mss = Math.min(OUR_MSS, syn.mss ?? DEFAULT_MSS);
@@ -134,7 +166,9 @@ export class TcpConnection {
 
   /** Queues stream bytes (copied) for sending. */
   write(data: Uint8Array): void {
-    if (this.ending || this.state === 'CLOSED') throw new Error(`tcp ${this.remote}: write after end`);
+    if (this.ending || !SENDING.has(this.state) && this.state !== 'SYN_RCVD') {
+      throw new Error(`tcp ${this.remote}: write after end (state ${this.state})`);
+    }
     const next = new Uint8Array(this.pending.length + data.length);
     next.set(this.pending);
     next.set(data, this.pending.length);
@@ -144,21 +178,36 @@ export class TcpConnection {
 
   /** Sends FIN once everything written has been sent. */
   end(): void {
+    if (this.ending) return;
     this.ending = true;
+    this.finSeq = (this.pendingSeq + this.pending.length) >>> 0;
     this.pump();
   }
 
-  /** Aborts with RST. */
+  /** Aborts with RST; a connection that is already closed just lets go of its ports. */
   abort(): void {
+    if (this.lingering) return this.release();
     if (this.state === 'CLOSED') return;
     this.send(RST | ACK, this.sndNxt, new Uint8Array(0));
     this.finish('aborted');
   }
 
+  /** Closed, but holding its ports against late segments. */
+  get lingering(): boolean {
+    return this.lingerTimer !== null;
+  }
+
+  /** RFC 1122 4.2.2.13: a new SYN beyond everything the old connection received may reuse its ports. */
+  supersededBy(syn: Segment): boolean {
+    return this.lingering && seqLt(this.rcvNxt, syn.seq);
+  }
+
   /** The inbound path: one segment for this connection. */
   receive(seg: Segment): void {
+    // Closed (lingering after LAST_ACK, or reset): a late duplicate, dropped without a word.
     if (this.state === 'CLOSED') return;
     this.stats.segmentsIn++;
+    if (this.state === 'TIME_WAIT') return this.inTimeWait(seg);
     if (seg.flags & RST) return this.finish('connection reset by peer');
     if (seg.flags & SYN) {
       // A retransmitted SYN: our SYN-ACK was lost.
@@ -172,11 +221,21 @@ export class TcpConnection {
     if ((this.state as TcpState) === 'CLOSED') return;
     this.onPayload(seg);
     this.pump();
-    this.maybeClosed();
+  }
+
+  /**
+   * RFC 793's TIME_WAIT: the peer's retransmitted FIN means our ACK of it was lost, so it is
+   * acknowledged again and the wait starts over; an RST is ignored (RFC 1337, no TIME_WAIT
+   * assassination); anything else is a late duplicate and dropped.
+   */
+  private inTimeWait(seg: Segment): void {
+    if (seg.flags & RST || !(seg.flags & FIN)) return;
+    this.send(ACK, this.sndNxt, new Uint8Array(0));
+    this.linger();
   }
 
   private onAck(ack: number, pure: boolean): void {
-    if (seqLt(this.sndUna, ack) && seqLe(ack, this.sndNxt)) {
+    if (seqLt(this.sndUna, ack) && seqLe(ack, this.sndMax)) {
       if (this.state === 'SYN_RCVD') this.state = 'ESTABLISHED';
       // Drop acknowledged bytes (the SYN and the FIN occupy a sequence number but no byte).
       const dataAcked = Math.min(this.pending.length, Math.max(0, (ack - this.pendingSeq) | 0));
@@ -185,13 +244,16 @@ export class TcpConnection {
         this.pendingSeq = (this.pendingSeq + dataAcked) >>> 0;
       }
       this.sndUna = ack;
+      // After a go-back, an ACK for what the first pass delivered skips its resending.
+      if (seqLt(this.sndNxt, ack)) this.sndNxt = ack;
       this.dupAcks = 0;
       this.rto = RTO_MIN_MS;
       this.retries = 0;
       this.restartTimer();
+      if (this.finSeq !== null && seqLt(this.finSeq, ack)) this.ourFinAcked();
       return;
     }
-    if (ack === this.sndUna && pure && this.sndNxt !== this.sndUna) {
+    if (ack === this.sndUna && pure && this.sndMax !== this.sndUna) {
       if (++this.dupAcks === 3) {
         this.stats.retransmits++;
         this.goBack();
@@ -248,8 +310,36 @@ export class TcpConnection {
     if (fin) {
       this.rcvNxt = (this.rcvNxt + 1) >>> 0;
       this.finReceived = true;
+      if (this.state === 'FIN_WAIT_2') this.enterTimeWait();
+      else this.state = this.state === 'FIN_WAIT_1' ? 'CLOSING' : 'CLOSE_WAIT';
       this.onEnd?.();
     }
+  }
+
+  private ourFinAcked(): void {
+    if (this.state === 'FIN_WAIT_1') this.state = 'FIN_WAIT_2';
+    else if (this.state === 'CLOSING') this.enterTimeWait();
+    else if (this.state === 'LAST_ACK') {
+      this.stopTimers();
+      this.state = 'CLOSED';
+      this.linger();
+      this.onClose?.(null);
+    }
+  }
+
+  private enterTimeWait(): void {
+    this.stopTimers();
+    this.state = 'TIME_WAIT';
+    this.linger();
+    this.onClose?.(null);
+  }
+
+  /** (Re)starts the wait after which a closed connection's ports are free again. */
+  private linger(): void {
+    if (this.lingerTimer) clearTimeout(this.lingerTimer);
+    this.lingerTimer = setTimeout(() => this.release(), this.config.timeWaitMs);
+    // A closed connection's wait keeps nothing running.
+    this.lingerTimer.unref();
   }
 
   /** One ACK for a batch of segments received in the same turn. */
@@ -259,13 +349,12 @@ export class TcpConnection {
     setImmediate(() => {
       this.ackScheduled = false;
       if (this.state !== 'CLOSED') this.send(ACK, this.sndNxt, new Uint8Array(0));
-      this.maybeClosed();
     });
   }
 
   /** Sends what the peer's window allows, then FIN when the stream is done. */
   private pump(): void {
-    if (this.state !== 'ESTABLISHED') return;
+    if (!SENDING.has(this.state)) return;
     const end = (this.pendingSeq + this.pending.length) >>> 0;
     const limit = (this.sndUna + Math.min(this.peerWindow, WINDOW)) >>> 0;
     const gso = this.gso();
@@ -275,14 +364,20 @@ export class TcpConnection {
       const from = (this.sndNxt - this.pendingSeq) >>> 0;
       if (!this.send(ACK | PSH, this.sndNxt, this.pending.subarray(from, from + len), undefined, gso)) return this.retrySoon();
       this.stats.bytesOut += len;
-      this.sndNxt = (this.sndNxt + len) >>> 0;
+      this.advance(len);
     }
-    if (this.ending && this.finSeq === null && this.sndNxt === end) {
+    if (this.finSeq !== null && this.sndNxt === this.finSeq) {
       if (!this.send(FIN | ACK, this.sndNxt, new Uint8Array(0))) return this.retrySoon();
-      this.finSeq = this.sndNxt;
-      this.sndNxt = (this.sndNxt + 1) >>> 0;
+      this.advance(1);
+      if (this.state === 'ESTABLISHED') this.state = 'FIN_WAIT_1';
+      else if (this.state === 'CLOSE_WAIT') this.state = 'LAST_ACK';
     }
     if (this.sndNxt !== this.sndUna && !this.timer) this.restartTimer();
+  }
+
+  private advance(n: number): void {
+    this.sndNxt = (this.sndNxt + n) >>> 0;
+    if (seqLt(this.sndMax, this.sndNxt)) this.sndMax = this.sndNxt;
   }
 
   /** The ring was full: try again shortly, without counting it as a loss. */
@@ -298,13 +393,13 @@ export class TcpConnection {
   private restartTimer(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
-    if (this.sndNxt === this.sndUna || this.state === 'CLOSED') return;
+    if (this.sndMax === this.sndUna || !SENDING.has(this.state) && this.state !== 'SYN_RCVD') return;
     this.timer = setTimeout(() => this.onTimeout(), this.rto);
   }
 
   private onTimeout(): void {
     this.timer = null;
-    if (this.state === 'CLOSED') return;
+    if (!SENDING.has(this.state) && this.state !== 'SYN_RCVD') return;
     if (++this.retries > MAX_RETRIES) return this.abortTimedOut();
     this.stats.retransmits++;
     this.rto = Math.min(this.rto * 2, RTO_MAX_MS);
@@ -324,13 +419,12 @@ export class TcpConnection {
   /** Go-back-N: resend from the first unacknowledged byte (and the FIN again if it is lost). */
   private goBack(): void {
     this.sndNxt = this.sndUna;
-    if (this.finSeq !== null && seqLe(this.sndUna, this.finSeq)) this.finSeq = null;
     this.pump();
     this.restartTimer();
   }
 
   private sendSyn(): void {
-    this.sndNxt = (this.iss + 1) >>> 0;
+    this.sndNxt = this.sndMax = (this.iss + 1) >>> 0;
     const opt = Uint8Array.of(2, 4, OUR_MSS >> 8, OUR_MSS & 0xff);
     this.send(SYN | ACK, this.iss, new Uint8Array(0), opt);
     if (!this.timer) this.restartTimer();
@@ -338,7 +432,7 @@ export class TcpConnection {
 
   /** GSO now: wanted by the endpoint and available on the link (it may come and go with reconnects). */
   private gso(): boolean {
-    return this.gsoWanted() && this.stack.gsoAvailable(XEN_NETIF_GSO_TYPE_TCPV4);
+    return this.config.gso && this.stack.gsoAvailable(XEN_NETIF_GSO_TYPE_TCPV4);
   }
 
   /**
@@ -371,30 +465,39 @@ export class TcpConnection {
     return ok;
   }
 
-  private maybeClosed(): void {
-    if (this.state === 'CLOSED' || this.ackScheduled) return;
-    if (this.finReceived && this.finSeq !== null && seqLt(this.finSeq, this.sndUna)) this.finish(null);
-  }
-
-  private finish(error: string | null): void {
-    if (this.state === 'CLOSED') return;
-    this.state = 'CLOSED';
+  private stopTimers(): void {
     if (this.timer) clearTimeout(this.timer);
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.timer = null;
     this.retryTimer = null;
+  }
+
+  /** Ends the connection at once (reset, abort, timeout), freeing its ports. */
+  private finish(error: string | null): void {
+    if (this.state === 'CLOSED') return;
+    this.state = 'CLOSED';
+    this.stopTimers();
     this.gone();
     this.onClose?.(error);
+  }
+
+  /** The wait after a close is over (or cut short): the ports are free. */
+  private release(): void {
+    if (this.lingerTimer) clearTimeout(this.lingerTimer);
+    this.lingerTimer = null;
+    this.state = 'CLOSED';
+    this.gone();
   }
 }
 
 /** The guest's TCP: listening ports and their connections, keyed by the remote end. */
-export class TcpEndpoint {
+export class TcpEndpoint implements TcpConfig {
   private readonly listeners = new Map<number, (c: TcpConnection) => void>();
   private readonly conns = new Map<string, TcpConnection>();
   resets = 0;
   /** Send with GSO and partial checksums when the link has them; off, every segment is MSS-sized and checksummed. */
   gso = true;
+  timeWaitMs = TIME_WAIT_MS;
 
   constructor(private readonly stack: NetStack) {}
 
@@ -402,8 +505,11 @@ export class TcpEndpoint {
     this.listeners.set(port, onConnection);
   }
 
+  /** Open connections, not counting closed ones that wait out TIME_WAIT or linger after LAST_ACK. */
   get connections(): number {
-    return this.conns.size;
+    let n = 0;
+    for (const c of this.conns.values()) if (!c.lingering) n++;
+    return n;
   }
 
   close(): void {
@@ -417,11 +523,11 @@ export class TcpEndpoint {
     if (!seg) return;
     const key = `${src}:${seg.srcPort}:${seg.dstPort}`;
     const conn = this.conns.get(key);
-    if (conn) return conn.receive(seg);
+    if (conn && !((seg.flags & (SYN | ACK | RST)) === SYN && conn.supersededBy(seg))) return conn.receive(seg);
+    conn?.abort();
     const accept = this.listeners.get(seg.dstPort);
     if (accept && (seg.flags & (SYN | ACK | RST)) === SYN) {
-      const c = new TcpConnection(this.stack, src, srcMac, seg.srcPort, seg.dstPort, seg, () => this.conns.delete(key),
-        () => this.gso);
+      const c = new TcpConnection(this.stack, src, srcMac, seg.srcPort, seg.dstPort, seg, () => this.conns.delete(key), this);
       this.conns.set(key, c);
       accept(c);
       return;
