@@ -3,8 +3,11 @@
 // (SYN → SYN-ACK with an MSS option), receive a stream in order and acknowledge it (one ACK per
 // batch of segments; data beyond a hole is kept and answered with a duplicate ACK), send a
 // stream within the peer's window with simple retransmission (go-back-N on a timeout that
-// doubles, fast retransmit on three duplicate ACKs), and close both ways with FIN. No window
-// scaling, no SACK.
+// doubles, fast retransmit on three duplicate ACKs), and close both ways with FIN. No SACK.
+//
+// Window scaling (RFC 7323) when the peer's SYN offers it: our SYN-ACK answers with RCV_WSCALE
+// and every later window we advertise is RCV_BUFFER, scaled; what we send is bounded by the
+// peer's window shifted by its scale. Without the option, both windows are plain 16-bit ones.
 //
 // Closing follows RFC 793's states. The side that sends FIN first ends in TIME_WAIT for
 // TIME_WAIT_MS, re-acknowledging a retransmitted FIN (our last ACK may have been lost) and
@@ -28,17 +31,22 @@ import { FrameSlab } from '../common/frame-slab.js';
 import { XEN_NETIF_GSO_TYPE_TCPV4, XEN_NETIF_MAX_TX_SIZE } from '../protocol/netif.js';
 import { IPPROTO_TCP, formatIpv4, type Ipv4, type Mac } from './packet.js';
 import type { LinkSendOptions, NetStack } from './stack.js';
+import { ACK, decodeSegment, FIN, HLEN, PSH, RST, seqDiff, seqLe, seqLt, SYN, synOptions, type Segment } from './tcp-segment.js';
 import { l4Checksum, l4PartialChecksum } from './transport.js';
 
-const FIN = 0x01;
-const SYN = 0x02;
-const RST = 0x04;
-const PSH = 0x08;
-const ACK = 0x10;
-const HLEN = 20;
 /** Outgoing segments are carved from a slab rather than each an off-heap buffer of its own. */
 const segments = new FrameSlab();
-const WINDOW = 65535;
+const NO_OPTIONS = new Uint8Array(0);
+/** The most a window field says unscaled, and what we offer a peer without window scaling. */
+const UNSCALED_WINDOW = 0xffff;
+/**
+ * With window scaling (RFC 7323), the receive window we offer: enough for ~10 Gbit/s over a
+ * few milliseconds of round trip. In-order data goes straight to onData, so only data beyond a
+ * hole is ever held, and that is bounded by the window.
+ */
+const RCV_BUFFER = 4 * 1024 * 1024;
+/** The shift that makes RCV_BUFFER fit the 16-bit window field. */
+const RCV_WSCALE = 7;
 /** What we accept per segment and offer in SYN-ACK: an Ethernet MTU's worth. */
 const OUR_MSS = 1460;
 const DEFAULT_MSS = 536;
@@ -54,42 +62,6 @@ export const TIME_WAIT_MS = 2000;
 const MAX_RETRIES = 12;
 /** The most payload one GSO segment carries: the largest tx packet less Ethernet, IPv4 and TCP headers. */
 const GSO_MAX_PAYLOAD = XEN_NETIF_MAX_TX_SIZE - 14 - 20 - HLEN;
-
-/** Sequence-space comparisons modulo 2^32. */
-const seqLt = (a: number, b: number): boolean => ((a - b) | 0) < 0;
-const seqLe = (a: number, b: number): boolean => ((a - b) | 0) <= 0;
-
-interface Segment {
-  srcPort: number;
-  dstPort: number;
-  seq: number;
-  ack: number;
-  flags: number;
-  window: number;
-  mss: number | null;
-  payload: Uint8Array;
-}
-
-function decodeSegment(b: Uint8Array): Segment | null {
-  if (b.length < HLEN) return null;
-  const v = new DataView(b.buffer, b.byteOffset, b.length);
-  const off = (b[12]! >> 4) * 4;
-  if (off < HLEN || off > b.length) return null;
-  let mss: number | null = null;
-  for (let i = HLEN; i < off;) {
-    const kind = b[i]!;
-    if (kind === 0) break;
-    if (kind === 1) { i++; continue; }
-    const len = b[i + 1] ?? 0;
-    if (len < 2 || i + len > off) break;
-    if (kind === 2 && len === 4) mss = v.getUint16(i + 2);
-    i += len;
-  }
-  return {
-    srcPort: v.getUint16(0), dstPort: v.getUint16(2), seq: v.getUint32(4), ack: v.getUint32(8),
-    flags: b[13]! & 0x3f, window: v.getUint16(14), mss, payload: b.subarray(off),
-  };
-}
 
 export type TcpState = 'SYN_RCVD' | 'ESTABLISHED' | 'CLOSE_WAIT' | 'LAST_ACK' | 'FIN_WAIT_1' | 'FIN_WAIT_2' | 'CLOSING'
   | 'TIME_WAIT' | 'CLOSED';
@@ -133,7 +105,14 @@ export class TcpConnection {
   private pending = new Uint8Array(0);
   private pendingSeq = (this.iss + 1) >>> 0;
   private rcvNxt: number;
+  /** The peer's window in bytes, its scale applied. */
   private peerWindow = 0;
+  /** The peer's window scale (RFC 7323), 0 unless both SYNs carried the option. */
+  private readonly sndShift: number;
+  /** Ours, likewise. */
+  private readonly rcvShift: number;
+  /** The receive window we offer, in bytes. */
+  private readonly rcvWindow: number;
   private readonly mss: number;
   private ending = false;
   /** Where our FIN goes (the end of the stream), once end() is called. */
@@ -155,7 +134,12 @@ export class TcpConnection {
     readonly remotePort: number, readonly localPort: number, syn: Segment, private readonly gone: () => void,
     private readonly config: TcpConfig = { gso: false, timeWaitMs: TIME_WAIT_MS }) {
     this.rcvNxt = (syn.seq + 1) >>> 0;
+    // A SYN's window is never scaled.
     this.peerWindow = syn.window;
+    const scaled = syn.wscale !== null;
+    this.sndShift = scaled ? syn.wscale! : 0;
+    this.rcvShift = scaled ? RCV_WSCALE : 0;
+    this.rcvWindow = scaled ? RCV_BUFFER : UNSCALED_WINDOW;
     this.mss = Math.min(OUR_MSS, syn.mss ?? DEFAULT_MSS);
     this.sendSyn();
   }
@@ -215,8 +199,8 @@ export class TcpConnection {
       return;
     }
     if (!(seg.flags & ACK)) return;
-    this.peerWindow = seg.window;
-    this.onAck(seg.ack, seg.payload.length === 0 && !(seg.flags & FIN));
+    this.peerWindow = seg.window * 2 ** this.sndShift;
+    this.onAck(seg);
     // onAck may have ended the connection (TS cannot see that through the call).
     if ((this.state as TcpState) === 'CLOSED') return;
     this.onPayload(seg);
@@ -234,8 +218,10 @@ export class TcpConnection {
     this.linger();
   }
 
-  private onAck(ack: number, pure: boolean): void {
-    if (seqLt(this.sndUna, ack) && seqLe(ack, this.sndMax)) {
+  private onAck(seg: Segment): void {
+    const ack = seg.ack;
+    const advances = seqLt(this.sndUna, ack) && seqLe(ack, this.sndMax);
+    if (advances) {
       if (this.state === 'SYN_RCVD') this.state = 'ESTABLISHED';
       // Drop acknowledged bytes (the SYN and the FIN occupy a sequence number but no byte).
       const dataAcked = Math.min(this.pending.length, Math.max(0, (ack - this.pendingSeq) | 0));
@@ -253,11 +239,11 @@ export class TcpConnection {
       if (this.finSeq !== null && seqLt(this.finSeq, ack)) this.ourFinAcked();
       return;
     }
-    if (ack === this.sndUna && pure && this.sndMax !== this.sndUna) {
-      if (++this.dupAcks === 3) {
-        this.stats.retransmits++;
-        this.goBack();
-      }
+    const pure = seg.payload.length === 0 && !(seg.flags & FIN);
+    if (ack !== this.sndUna || !pure || this.sndMax === this.sndUna) return;
+    if (++this.dupAcks === 3) {
+      this.stats.retransmits++;
+      this.goBack();
     }
   }
 
@@ -279,12 +265,11 @@ export class TcpConnection {
       // duplicate ACK at once, so the peer's fast retransmit (three duplicates) fires instead
       // of its timeout (RFC 5681 §4.2).
       this.stats.outOfOrder++;
-      const ahead = (seq - this.rcvNxt) >>> 0;
-      if (ahead < WINDOW && !this.ooo.has(seq)) {
+      if (seqDiff(seq, this.rcvNxt) + data.length <= this.rcvWindow && !this.ooo.has(seq)) {
         this.ooo.set(seq, { data: Uint8Array.from(data), fin });
         this.oooBytes += data.length;
       }
-      this.send(ACK, this.sndNxt, new Uint8Array(0));
+      this.sendAck();
       return;
     }
     this.deliver(data, fin);
@@ -294,11 +279,15 @@ export class TcpConnection {
       this.oooBytes -= next.data.length;
       this.deliver(next.data, next.fin);
     }
-    if (this.finReceived || this.oooBytes > WINDOW) {
+    if (this.finReceived || this.oooBytes > this.rcvWindow) {
       this.ooo.clear();
       this.oooBytes = 0;
     }
     this.scheduleAck();
+  }
+
+  private sendAck(): void {
+    this.send(ACK, this.sndNxt, NO_OPTIONS);
   }
 
   private deliver(data: Uint8Array, fin: boolean): void {
@@ -348,7 +337,7 @@ export class TcpConnection {
     this.ackScheduled = true;
     setImmediate(() => {
       this.ackScheduled = false;
-      if (this.state !== 'CLOSED') this.send(ACK, this.sndNxt, new Uint8Array(0));
+      if (this.state !== 'CLOSED') this.sendAck();
     });
   }
 
@@ -356,14 +345,11 @@ export class TcpConnection {
   private pump(): void {
     if (!SENDING.has(this.state)) return;
     const end = (this.pendingSeq + this.pending.length) >>> 0;
-    const limit = (this.sndUna + Math.min(this.peerWindow, WINDOW)) >>> 0;
-    const gso = this.gso();
-    const most = gso ? Math.floor(GSO_MAX_PAYLOAD / this.mss) * this.mss : this.mss;
+    const limit = (this.sndUna + this.peerWindow) >>> 0;
+    const most = this.segmentMax();
     while (seqLt(this.sndNxt, end) && seqLt(this.sndNxt, limit)) {
       const len = Math.min(most, (end - this.sndNxt) >>> 0, (limit - this.sndNxt) >>> 0);
-      const from = (this.sndNxt - this.pendingSeq) >>> 0;
-      if (!this.send(ACK | PSH, this.sndNxt, this.pending.subarray(from, from + len), undefined, gso)) return this.retrySoon();
-      this.stats.bytesOut += len;
+      if (!this.sendData(this.sndNxt, len)) return this.retrySoon();
       this.advance(len);
     }
     if (this.finSeq !== null && this.sndNxt === this.finSeq) {
@@ -373,6 +359,19 @@ export class TcpConnection {
       else if (this.state === 'CLOSE_WAIT') this.state = 'LAST_ACK';
     }
     if (this.sndNxt !== this.sndUna && !this.timer) this.restartTimer();
+  }
+
+  /** The most payload one segment carries: a GSO segment's worth of whole MSS, or one MSS. */
+  private segmentMax(): number {
+    return this.gso() ? Math.floor(GSO_MAX_PAYLOAD / this.mss) * this.mss : this.mss;
+  }
+
+  /** Stream bytes [seq, seq + len) as one segment (GSO when the link has it). */
+  private sendData(seq: number, len: number): boolean {
+    const from = seqDiff(seq, this.pendingSeq);
+    if (!this.send(ACK | PSH, seq, this.pending.subarray(from, from + len), NO_OPTIONS, this.gso())) return false;
+    this.stats.bytesOut += len;
+    return true;
   }
 
   private advance(n: number): void {
@@ -425,7 +424,7 @@ export class TcpConnection {
 
   private sendSyn(): void {
     this.sndNxt = this.sndMax = (this.iss + 1) >>> 0;
-    const opt = Uint8Array.of(2, 4, OUR_MSS >> 8, OUR_MSS & 0xff);
+    const opt = synOptions(OUR_MSS, this.rcvShift > 0 ? this.rcvShift : null, false);
     this.send(SYN | ACK, this.iss, new Uint8Array(0), opt);
     if (!this.timer) this.restartTimer();
   }
@@ -439,7 +438,7 @@ export class TcpConnection {
    * One segment. With `offload` its checksum is left partial (the pseudo-header sum only) and
    * a payload over the MSS goes as one GSO packet.
    */
-  private send(flags: number, seq: number, payload: Uint8Array, options = new Uint8Array(0), offload = false): boolean {
+  private send(flags: number, seq: number, payload: Uint8Array, options: Uint8Array = NO_OPTIONS, offload = false): boolean {
     const hlen = HLEN + options.length;
     const seg = segments.alloc(hlen + payload.length);
     const v = new DataView(seg.buffer, seg.byteOffset, seg.length);
@@ -449,7 +448,8 @@ export class TcpConnection {
     v.setUint32(8, flags & ACK ? this.rcvNxt : 0);
     seg[12] = (hlen / 4) << 4;
     seg[13] = flags;
-    v.setUint16(14, WINDOW);
+    // The window in a SYN-ACK is never scaled (RFC 7323 §2.2).
+    v.setUint16(14, flags & SYN ? Math.min(this.rcvWindow, UNSCALED_WINDOW) : Math.min(this.rcvWindow >>> this.rcvShift, UNSCALED_WINDOW));
     seg.set(options, HLEN);
     seg.set(payload, hlen);
     let link: LinkSendOptions | undefined;
