@@ -3,7 +3,12 @@
 // (SYN → SYN-ACK with an MSS option), receive a stream in order and acknowledge it (one ACK per
 // batch of segments; data beyond a hole is kept and answered with a duplicate ACK), send a
 // stream within the peer's window with simple retransmission (go-back-N on a timeout that
-// doubles, fast retransmit on three duplicate ACKs), and close both ways with FIN. No SACK.
+// doubles, fast retransmit on three duplicate ACKs), and close both ways with FIN.
+//
+// SACK (RFC 2018) when the peer's SYN permits it: our ACKs report the blocks held beyond a hole
+// (tcp-sack.ts), and on loss we resend only the holes the peer's SACK blocks leave (a simple
+// scoreboard, recovery until everything sent before the loss is acknowledged), so one lost
+// 64 KiB GSO segment costs one segment, not the window. A timeout still goes back to sndUna.
 //
 // Window scaling (RFC 7323) when the peer's SYN offers it: our SYN-ACK answers with RCV_WSCALE
 // and every later window we advertise is RCV_BUFFER, scaled; what we send is bounded by the
@@ -31,7 +36,10 @@ import { FrameSlab } from '../common/frame-slab.js';
 import { XEN_NETIF_GSO_TYPE_TCPV4, XEN_NETIF_MAX_TX_SIZE } from '../protocol/netif.js';
 import { IPPROTO_TCP, formatIpv4, type Ipv4, type Mac } from './packet.js';
 import type { LinkSendOptions, NetStack } from './stack.js';
-import { ACK, decodeSegment, FIN, HLEN, PSH, RST, seqDiff, seqLe, seqLt, SYN, synOptions, type Segment } from './tcp-segment.js';
+import { Reassembly, SackScoreboard } from './tcp-sack.js';
+import {
+  ACK, decodeSegment, FIN, HLEN, PSH, RST, sackOption, seqAdd, seqDiff, seqLe, seqLt, seqMax, SYN, synOptions, type Segment,
+} from './tcp-segment.js';
 import { l4Checksum, l4PartialChecksum } from './transport.js';
 
 /** Outgoing segments are carved from a slab rather than each an off-heap buffer of its own. */
@@ -126,9 +134,17 @@ export class TcpConnection {
   private retryTimer: NodeJS.Timeout | null = null;
   private dupAcks = 0;
   private ackScheduled = false;
-  /** Segments received beyond a hole, by sequence number, until the hole is filled. */
-  private readonly ooo = new Map<number, { data: Uint8Array; fin: boolean }>();
-  private oooBytes = 0;
+  /** Both SYNs said SACK-permitted (RFC 2018). */
+  private readonly sackOk: boolean;
+  /** Data received beyond a hole, until the hole is filled; with SACK, reported in every ACK. */
+  private readonly reassembly = new Reassembly();
+  /** What the peer SACKed beyond sndUna. */
+  private readonly scoreboard = new SackScoreboard();
+  /** In SACK recovery (RFC 6675, simplified) until everything sent before it began is acknowledged. */
+  private recovering = false;
+  private recoveryPoint = 0;
+  /** Holes below this have been resent in this recovery. */
+  private rexmitNext = 0;
 
   constructor(private readonly stack: NetStack, readonly remoteIp: Ipv4, private readonly remoteMac: Mac,
     readonly remotePort: number, readonly localPort: number, syn: Segment, private readonly gone: () => void,
@@ -141,6 +157,7 @@ export class TcpConnection {
     this.rcvShift = scaled ? RCV_WSCALE : 0;
     this.rcvWindow = scaled ? RCV_BUFFER : UNSCALED_WINDOW;
     this.mss = Math.min(OUR_MSS, syn.mss ?? DEFAULT_MSS);
+    this.sackOk = syn.sackPermitted;
     this.sendSyn();
   }
 
@@ -221,6 +238,7 @@ export class TcpConnection {
   private onAck(seg: Segment): void {
     const ack = seg.ack;
     const advances = seqLt(this.sndUna, ack) && seqLe(ack, this.sndMax);
+    if (this.sackOk && seg.sack) this.scoreboard.update(seg.sack, advances ? ack : this.sndUna, this.sndMax);
     if (advances) {
       if (this.state === 'SYN_RCVD') this.state = 'ESTABLISHED';
       // Drop acknowledged bytes (the SYN and the FIN occupy a sequence number but no byte).
@@ -232,18 +250,60 @@ export class TcpConnection {
       this.sndUna = ack;
       // After a go-back, an ACK for what the first pass delivered skips its resending.
       if (seqLt(this.sndNxt, ack)) this.sndNxt = ack;
+      this.scoreboard.ackedTo(ack);
       this.dupAcks = 0;
       this.rto = RTO_MIN_MS;
       this.retries = 0;
       this.restartTimer();
+      if (this.recovering) {
+        // A partial ACK: the next hole is now at sndUna; a full one ends the recovery.
+        if (seqLt(ack, this.recoveryPoint)) this.resendHoles();
+        else this.recovering = false;
+      }
       if (this.finSeq !== null && seqLt(this.finSeq, ack)) this.ourFinAcked();
       return;
     }
     const pure = seg.payload.length === 0 && !(seg.flags & FIN);
     if (ack !== this.sndUna || !pure || this.sndMax === this.sndUna) return;
-    if (++this.dupAcks === 3) {
+    this.dupAcks++;
+    // Each duplicate may SACK more: the holes it shows are resent as they appear.
+    if (this.recovering) return this.resendHoles();
+    // Three duplicates (RFC 5681), or as much SACKed as three segments would be (RFC 6675's
+    // DupThresh): a peer cutting our 64 KiB GSO segments may send fewer ACKs than segments.
+    if (this.dupAcks >= 3 || this.scoreboard.sackedBytes >= 3 * this.mss) this.fastRetransmit();
+  }
+
+  /** Loss: with SACK only the holes are resent, without it everything from sndUna on. */
+  private fastRetransmit(): void {
+    this.stats.retransmits++;
+    if (!this.sackOk) return this.goBack();
+    this.recovering = true;
+    this.recoveryPoint = this.sndMax;
+    this.rexmitNext = this.sndUna;
+    this.resendHoles();
+    this.restartTimer();
+  }
+
+  /**
+   * Resends the holes between sndUna and the highest SACKed byte not yet resent in this
+   * recovery; with nothing SACKed, the one segment at sndUna. A lost resend is left to the
+   * retransmission timeout.
+   */
+  private resendHoles(): void {
+    const most = this.segmentMax();
+    const dataEnd = seqAdd(this.pendingSeq, this.pending.length);
+    const top = this.scoreboard.highest ?? seqAdd(this.sndUna, Math.min(most, seqDiff(this.sndMax, this.sndUna)));
+    let from = seqMax(this.rexmitNext, this.sndUna);
+    while (seqLt(from, top)) {
+      const hole = this.scoreboard.hole(from) ?? (this.scoreboard.empty ? [from, top] as const : null);
+      if (!hole) break;
+      const len = Math.min(most, seqDiff(hole[1], hole[0]), seqDiff(dataEnd, hole[0]));
+      // Only the FIN is missing: the timeout resends it.
+      if (len <= 0) break;
+      if (!this.sendData(hole[0], len)) return this.retrySoon();
       this.stats.retransmits++;
-      this.goBack();
+      from = seqAdd(hole[0], len);
+      this.rexmitNext = from;
     }
   }
 
@@ -265,29 +325,23 @@ export class TcpConnection {
       // duplicate ACK at once, so the peer's fast retransmit (three duplicates) fires instead
       // of its timeout (RFC 5681 §4.2).
       this.stats.outOfOrder++;
-      if (seqDiff(seq, this.rcvNxt) + data.length <= this.rcvWindow && !this.ooo.has(seq)) {
-        this.ooo.set(seq, { data: Uint8Array.from(data), fin });
-        this.oooBytes += data.length;
-      }
+      if (seqDiff(seq, this.rcvNxt) + data.length <= this.rcvWindow) this.reassembly.add(seq, data, fin);
       this.sendAck();
       return;
     }
     this.deliver(data, fin);
     // The hole is filled: whatever was kept follows in order.
-    for (let next = this.ooo.get(this.rcvNxt); next && !this.finReceived; next = this.ooo.get(this.rcvNxt)) {
-      this.ooo.delete(this.rcvNxt);
-      this.oooBytes -= next.data.length;
+    for (let next = this.reassembly.next(this.rcvNxt); next && !this.finReceived; next = this.reassembly.next(this.rcvNxt)) {
       this.deliver(next.data, next.fin);
     }
-    if (this.finReceived || this.oooBytes > this.rcvWindow) {
-      this.ooo.clear();
-      this.oooBytes = 0;
-    }
+    if (this.finReceived) this.reassembly.clear();
     this.scheduleAck();
   }
 
+  /** An ACK now, with SACK blocks for what is held beyond a hole. */
   private sendAck(): void {
-    this.send(ACK, this.sndNxt, NO_OPTIONS);
+    const options = this.sackOk && !this.reassembly.empty ? sackOption(this.reassembly.blocks()) : NO_OPTIONS;
+    this.send(ACK, this.sndNxt, NO_OPTIONS, options);
   }
 
   private deliver(data: Uint8Array, fin: boolean): void {
@@ -347,6 +401,7 @@ export class TcpConnection {
     const end = (this.pendingSeq + this.pending.length) >>> 0;
     const limit = (this.sndUna + this.peerWindow) >>> 0;
     const most = this.segmentMax();
+    if (this.recovering) this.resendHoles();
     while (seqLt(this.sndNxt, end) && seqLt(this.sndNxt, limit)) {
       const len = Math.min(most, (end - this.sndNxt) >>> 0, (limit - this.sndNxt) >>> 0);
       if (!this.sendData(this.sndNxt, len)) return this.retrySoon();
@@ -402,6 +457,10 @@ export class TcpConnection {
     if (++this.retries > MAX_RETRIES) return this.abortTimedOut();
     this.stats.retransmits++;
     this.rto = Math.min(this.rto * 2, RTO_MAX_MS);
+    // RFC 2018 §8: after a timeout the peer's SACKs are not relied on (it may have dropped
+    // what it reported), so everything from sndUna goes again.
+    this.recovering = false;
+    this.scoreboard.clear();
     if (this.state === 'SYN_RCVD') {
       this.sendSyn();
       this.restartTimer();
@@ -424,7 +483,7 @@ export class TcpConnection {
 
   private sendSyn(): void {
     this.sndNxt = this.sndMax = (this.iss + 1) >>> 0;
-    const opt = synOptions(OUR_MSS, this.rcvShift > 0 ? this.rcvShift : null, false);
+    const opt = synOptions(OUR_MSS, this.rcvShift > 0 ? this.rcvShift : null, this.sackOk);
     this.send(SYN | ACK, this.iss, new Uint8Array(0), opt);
     if (!this.timer) this.restartTimer();
   }
