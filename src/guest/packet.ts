@@ -176,6 +176,13 @@ export interface EthernetFrame {
  */
 const packets = new FrameSlab();
 
+/** An Ethernet header at the start of `out`; every byte written. */
+export function writeEthernetHeader(out: Uint8Array, dst: Mac, src: Mac, etherType: number): void {
+  out.set(dst.subarray(0, 6), 0);
+  out.set(src.subarray(0, 6), 6);
+  writeU16(out, 12, etherType);
+}
+
 export function encodeEthernet(f: EthernetFrame): Uint8Array {
   const out = packets.alloc(ETH_HLEN + f.payload.length);
   out.set(f.dst.subarray(0, 6), 0);
@@ -271,21 +278,27 @@ export interface Ipv4Fields {
 }
 
 export function encodeIpv4(p: Ipv4Fields): Uint8Array {
-  const total = IPV4_MIN_HLEN + p.payload.length;
-  if (total > 0xffff) throw new RangeError(`IPv4 packet of ${total} bytes exceeds 65535`);
-  const out = packets.alloc(total);
-  out[0] = 0x45;
-  out[1] = p.tos ?? 0;
-  writeU16(out, 2, total);
-  writeU16(out, 4, p.id ?? 0);
-  writeU16(out, 6, (p.flags ?? IPV4_FLAG_DF) & ~IPV4_OFFSET_MASK);
-  out[8] = p.ttl ?? 64;
-  out[9] = p.protocol;
-  writeIpv4(out, 12, p.src);
-  writeIpv4(out, 16, p.dst);
-  writeU16(out, 10, internetChecksum(out, 0, IPV4_MIN_HLEN));
+  const out = packets.alloc(IPV4_MIN_HLEN + p.payload.length);
+  writeIpv4Header(out, 0, p, p.payload.length);
   out.set(p.payload, IPV4_MIN_HLEN);
   return out;
+}
+
+/** An IPv4 header without options at `out[at..at + 20)`, for `payloadLength` bytes after it; every byte written. */
+export function writeIpv4Header(out: Uint8Array, at: number, p: Omit<Ipv4Fields, 'payload'>, payloadLength: number): void {
+  const total = IPV4_MIN_HLEN + payloadLength;
+  if (total > 0xffff) throw new RangeError(`IPv4 packet of ${total} bytes exceeds 65535`);
+  out[at] = 0x45;
+  out[at + 1] = p.tos ?? 0;
+  writeU16(out, at + 2, total);
+  writeU16(out, at + 4, p.id ?? 0);
+  writeU16(out, at + 6, (p.flags ?? IPV4_FLAG_DF) & ~IPV4_OFFSET_MASK);
+  out[at + 8] = p.ttl ?? 64;
+  out[at + 9] = p.protocol;
+  writeU16(out, at + 10, 0);
+  writeIpv4(out, at + 12, p.src);
+  writeIpv4(out, at + 16, p.dst);
+  writeU16(out, at + 10, internetChecksum(out, at, at + IPV4_MIN_HLEN));
 }
 
 /** Bytes past the total length (Ethernet padding) are not part of the payload. */

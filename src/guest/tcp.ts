@@ -32,7 +32,6 @@
 //                            FIN_WAIT_1 ─peer FIN─► CLOSING ─ACKed─► TIME_WAIT
 //   any state before TIME_WAIT ─RST─► CLOSED (gone at once)
 
-import { FrameSlab } from '../common/frame-slab.js';
 import { XEN_NETIF_GSO_TYPE_TCPV4, XEN_NETIF_MAX_TX_SIZE } from '../protocol/netif.js';
 import { IPPROTO_TCP, formatIpv4, type Ipv4, type Mac } from './packet.js';
 import type { LinkSendOptions, NetStack } from './stack.js';
@@ -42,8 +41,6 @@ import {
 } from './tcp-segment.js';
 import { l4Checksum, l4PartialChecksum } from './transport.js';
 
-/** Outgoing segments are carved from a slab rather than each an off-heap buffer of its own. */
-const segments = new FrameSlab();
 const NO_OPTIONS = new Uint8Array(0);
 /** The most a window field says unscaled, and what we offer a peer without window scaling. */
 const UNSCALED_WINDOW = 0xffff;
@@ -499,27 +496,28 @@ export class TcpConnection {
    */
   private send(flags: number, seq: number, payload: Uint8Array, options: Uint8Array = NO_OPTIONS, offload = false): boolean {
     const hlen = HLEN + options.length;
-    const seg = segments.alloc(hlen + payload.length);
-    const v = new DataView(seg.buffer, seg.byteOffset, seg.length);
-    v.setUint16(0, this.localPort);
-    v.setUint16(2, this.remotePort);
-    v.setUint32(4, seq >>> 0);
-    v.setUint32(8, flags & ACK ? this.rcvNxt : 0);
-    seg[12] = (hlen / 4) << 4;
-    seg[13] = flags;
-    // The window in a SYN-ACK is never scaled (RFC 7323 §2.2).
-    v.setUint16(14, flags & SYN ? Math.min(this.rcvWindow, UNSCALED_WINDOW) : Math.min(this.rcvWindow >>> this.rcvShift, UNSCALED_WINDOW));
-    seg.set(options, HLEN);
-    seg.set(payload, hlen);
     let link: LinkSendOptions | undefined;
     if (offload) {
-      v.setUint16(16, l4PartialChecksum(this.stack.address, this.remoteIp, IPPROTO_TCP, seg.length));
       link = { csumBlank: true };
       if (payload.length > this.mss) link.gso = { size: this.mss, type: XEN_NETIF_GSO_TYPE_TCPV4 };
-    } else {
-      v.setUint16(16, l4Checksum(this.stack.address, this.remoteIp, IPPROTO_TCP, seg));
     }
-    const ok = this.stack.sendIpv4(this.remoteMac, this.remoteIp, IPPROTO_TCP, seg, link);
+    // Written straight into the frame the stack sends (its buffer is reused: every byte is set).
+    const ok = this.stack.sendIpv4Built(this.remoteMac, this.remoteIp, IPPROTO_TCP, hlen + payload.length, (seg) => {
+      const v = new DataView(seg.buffer, seg.byteOffset, seg.length);
+      v.setUint16(0, this.localPort);
+      v.setUint16(2, this.remotePort);
+      v.setUint32(4, seq >>> 0);
+      v.setUint32(8, flags & ACK ? this.rcvNxt : 0);
+      seg[12] = (hlen / 4) << 4;
+      seg[13] = flags;
+      // The window in a SYN-ACK is never scaled (RFC 7323 §2.2).
+      v.setUint16(14, flags & SYN ? Math.min(this.rcvWindow, UNSCALED_WINDOW) : Math.min(this.rcvWindow >>> this.rcvShift, UNSCALED_WINDOW));
+      v.setUint32(16, 0);
+      seg.set(options, HLEN);
+      seg.set(payload, hlen);
+      v.setUint16(16, offload ? l4PartialChecksum(this.stack.address, this.remoteIp, IPPROTO_TCP, seg.length)
+        : l4Checksum(this.stack.address, this.remoteIp, IPPROTO_TCP, seg));
+    }, link);
     if (ok) this.stats.segmentsOut++;
     return ok;
   }
