@@ -111,6 +111,8 @@ export interface Leftover {
 
 export interface QueueHooks {
   onFrames(frames: Array<{ frame: Uint8Array; info: RxInfo }>): void;
+  /** Tx responses freed slots: a sender that found the ring full may try again. */
+  onTxSpace?(): void;
   onBroken(reason: string): void;
   log: GuestLog;
 }
@@ -487,6 +489,7 @@ export class NetfrontQueue {
   /** xennet_tx_buf_gc */
   private txGc(): void {
     let more: boolean;
+    const freeBefore = this.txFreeIds.length;
     do {
       const rp = this.tx.sring.rspProd;
       const illegal = this.illegalResponses(this.tx, rp, 'tx');
@@ -517,6 +520,7 @@ export class NetfrontQueue {
       this.tx.rspCons = rp;
       more = this.tx.finalCheckForResponses();
     } while (more);
+    if (this.txFreeIds.length > freeBefore) this.hooks.onTxSpace?.();
   }
 
   /** xennet_poll: one pass over the responses present; true if more arrived meanwhile. */

@@ -106,6 +106,8 @@ export class NetStack {
 
   /** UDP and TCP (transport.ts): takes a packet for us of another protocol, or declines it. */
   transport: ((ip: Ipv4Packet, srcMac: Mac, checksumVerified: boolean) => boolean) | null = null;
+  /** Called when the link has room again: a sender it refused may try again now rather than on a timer. */
+  onWritable: (() => void) | null = null;
 
   private readonly mask: number;
   /** The frame sendIpv4Built fills, reused: the link copies each frame before send returns. */
@@ -336,6 +338,11 @@ export class NetStack {
     writeIpv4Header(frame, ETH_HLEN, { protocol, src: this.address, dst }, l4Length);
     fill(frame.subarray(ETH_HLEN + IPV4_MIN_HLEN));
     return this.transmit(frame, `ip proto ${protocol}`, opts);
+  }
+
+  /** The link says it has room again (netfront's tx responses freed slots). */
+  writable(): void {
+    if (!this.closed) this.onWritable?.();
   }
 
   /** Whether the link can take GSO packets of this XEN_NETIF_GSO_TYPE_* now. */

@@ -431,7 +431,18 @@ export class TcpConnection {
     if (seqLt(this.sndMax, this.sndNxt)) this.sndMax = this.sndNxt;
   }
 
-  /** The ring was full: try again shortly, without counting it as a loss. */
+  /** The link has room again: a send it refused is tried now instead of on the timer. */
+  linkWritable(): void {
+    if (!this.retryTimer) return;
+    clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+    this.pump();
+  }
+
+  /**
+   * The ring was full: try again when the link says it has room (linkWritable), or shortly
+   * (a link that never says so), without counting it as a loss.
+   */
   private retrySoon(): void {
     if (this.retryTimer) return;
     this.retryTimer = setTimeout(() => {
@@ -572,6 +583,11 @@ export class TcpEndpoint implements TcpConfig {
   close(): void {
     for (const c of [...this.conns.values()]) c.abort();
     this.listeners.clear();
+  }
+
+  /** The link has room again. */
+  writable(): void {
+    for (const c of this.conns.values()) c.linkWritable();
   }
 
   /** One TCP segment for our address (checksum already checked). */

@@ -79,11 +79,13 @@ export class GuestTransport {
       c.onEnd = () => c.end();
     });
     stack.transport = (ip, srcMac, verified) => this.receive(ip, srcMac, verified);
+    stack.onWritable = () => this.tcp.writable();
   }
 
   close(): void {
     this.tcp.close();
     this.stack.transport = null;
+    this.stack.onWritable = null;
   }
 
   private receive(ip: Ipv4Packet, srcMac: Mac, verified: boolean): boolean {

@@ -7,8 +7,8 @@
 import { expect } from 'chai';
 import { decodeEthernet, decodeIpv4, IPPROTO_TCP, parseIpv4, parseMac, type Ipv4 } from '../../src/guest/packet.js';
 import { NetStack, type LinkSendOptions, type StackLink, vifAddress } from '../../src/guest/stack.js';
-import { TcpEndpoint } from '../../src/guest/tcp.js';
-import { l4Checksum } from '../../src/guest/transport.js';
+import type { TcpEndpoint } from '../../src/guest/tcp.js';
+import { GuestTransport, l4Checksum } from '../../src/guest/transport.js';
 
 export const FIN = 0x01;
 export const SYN = 0x02;
@@ -41,7 +41,10 @@ class CaptureLink implements StackLink {
   mac: string | null = GUEST_MAC;
   sent: Array<{ frame: Uint8Array; opts: LinkSendOptions | undefined }> = [];
   gso = false;
+  /** False: the link refuses frames, as a full ring does. */
+  accept = true;
   send(frame: Uint8Array, opts?: LinkSendOptions): boolean {
+    if (!this.accept) return false;
     this.sent.push({ frame: Uint8Array.from(frame), opts });
     return true;
   }
@@ -121,7 +124,8 @@ function encode(srcPort: number, dstPort: number, s: PeerSegment): Uint8Array {
 export class TcpRig {
   readonly link = new CaptureLink();
   readonly stack = new NetStack(this.link, vifAddress(7, 0)!);
-  readonly tcp = new TcpEndpoint(this.stack);
+  /** The endpoint as the guest wires it (GuestTransport): segments are handed to it directly. */
+  readonly tcp: TcpEndpoint = new GuestTransport(this.stack).tcp;
   private read = 0;
 
   constructor(readonly peerPort = 40000, readonly guestPort = 5001) {
