@@ -36,6 +36,7 @@ import { XEN_NETIF_GSO_TYPE_TCPV4, XEN_NETIF_MAX_TX_SIZE } from '../protocol/net
 import { IPPROTO_TCP, formatIpv4, type Ipv4, type Mac } from './packet.js';
 import type { LinkSendOptions, NetStack } from './stack.js';
 import { Reassembly, SackScoreboard } from './tcp-sack.js';
+import { SendQueue } from './tcp-send-queue.js';
 import {
   ACK, decodeSegment, FIN, HLEN, PSH, RST, sackOption, seqAdd, seqDiff, seqLe, seqLt, seqMax, SYN, synOptions, type Segment,
 } from './tcp-segment.js';
@@ -106,8 +107,8 @@ export class TcpConnection {
   private sndNxt = this.iss;
   /** The highest sequence number sent so far: go-back-N rewinds sndNxt, and ACKs up to this are still good. */
   private sndMax = this.iss;
-  /** Unacknowledged and unsent stream bytes; pending[0] has sequence number pendingSeq. */
-  private pending = new Uint8Array(0);
+  /** Unacknowledged and unsent stream bytes; the first has sequence number pendingSeq. */
+  private readonly pending = new SendQueue();
   private pendingSeq = (this.iss + 1) >>> 0;
   private rcvNxt: number;
   /** The peer's window in bytes, its scale applied. */
@@ -162,15 +163,15 @@ export class TcpConnection {
     return `${formatIpv4(this.remoteIp)}:${this.remotePort}`;
   }
 
-  /** Queues stream bytes (copied) for sending. */
+  /**
+   * Queues stream bytes for sending. They are not copied: like Node's socket.write, the caller
+   * leaves them unchanged until they are acknowledged (the connection lets go of them then).
+   */
   write(data: Uint8Array): void {
     if (this.ending || !SENDING.has(this.state) && this.state !== 'SYN_RCVD') {
       throw new Error(`tcp ${this.remote}: write after end (state ${this.state})`);
     }
-    const next = new Uint8Array(this.pending.length + data.length);
-    next.set(this.pending);
-    next.set(data, this.pending.length);
-    this.pending = next;
+    this.pending.push(data);
     this.pump();
   }
 
@@ -186,7 +187,7 @@ export class TcpConnection {
   abort(): void {
     if (this.lingering) return this.release();
     if (this.state === 'CLOSED') return;
-    this.send(RST | ACK, this.sndNxt, new Uint8Array(0));
+    this.send(RST | ACK, this.sndNxt);
     this.finish('aborted');
   }
 
@@ -228,7 +229,7 @@ export class TcpConnection {
    */
   private inTimeWait(seg: Segment): void {
     if (seg.flags & RST || !(seg.flags & FIN)) return;
-    this.send(ACK, this.sndNxt, new Uint8Array(0));
+    this.send(ACK, this.sndNxt);
     this.linger();
   }
 
@@ -241,7 +242,7 @@ export class TcpConnection {
       // Drop acknowledged bytes (the SYN and the FIN occupy a sequence number but no byte).
       const dataAcked = Math.min(this.pending.length, Math.max(0, (ack - this.pendingSeq) | 0));
       if (dataAcked > 0) {
-        this.pending = this.pending.subarray(dataAcked);
+        this.pending.drop(dataAcked);
         this.pendingSeq = (this.pendingSeq + dataAcked) >>> 0;
       }
       this.sndUna = ack;
@@ -338,7 +339,7 @@ export class TcpConnection {
   /** An ACK now, with SACK blocks for what is held beyond a hole. */
   private sendAck(): void {
     const options = this.sackOk && !this.reassembly.empty ? sackOption(this.reassembly.blocks()) : NO_OPTIONS;
-    this.send(ACK, this.sndNxt, NO_OPTIONS, options);
+    this.send(ACK, this.sndNxt, 0, options);
   }
 
   private deliver(data: Uint8Array, fin: boolean): void {
@@ -405,7 +406,7 @@ export class TcpConnection {
       this.advance(len);
     }
     if (this.finSeq !== null && this.sndNxt === this.finSeq) {
-      if (!this.send(FIN | ACK, this.sndNxt, new Uint8Array(0))) return this.retrySoon();
+      if (!this.send(FIN | ACK, this.sndNxt)) return this.retrySoon();
       this.advance(1);
       if (this.state === 'ESTABLISHED') this.state = 'FIN_WAIT_1';
       else if (this.state === 'CLOSE_WAIT') this.state = 'LAST_ACK';
@@ -420,8 +421,7 @@ export class TcpConnection {
 
   /** Stream bytes [seq, seq + len) as one segment (GSO when the link has it). */
   private sendData(seq: number, len: number): boolean {
-    const from = seqDiff(seq, this.pendingSeq);
-    if (!this.send(ACK | PSH, seq, this.pending.subarray(from, from + len), NO_OPTIONS, this.gso())) return false;
+    if (!this.send(ACK | PSH, seq, len, NO_OPTIONS, this.gso())) return false;
     this.stats.bytesOut += len;
     return true;
   }
@@ -478,7 +478,7 @@ export class TcpConnection {
   }
 
   private abortTimedOut(): void {
-    this.send(RST | ACK, this.sndNxt, new Uint8Array(0));
+    this.send(RST | ACK, this.sndNxt);
     this.finish('connection timed out');
   }
 
@@ -492,7 +492,7 @@ export class TcpConnection {
   private sendSyn(): void {
     this.sndNxt = this.sndMax = (this.iss + 1) >>> 0;
     const opt = synOptions(OUR_MSS, this.rcvShift > 0 ? this.rcvShift : null, this.sackOk);
-    this.send(SYN | ACK, this.iss, new Uint8Array(0), opt);
+    this.send(SYN | ACK, this.iss, 0, opt);
     if (!this.timer) this.restartTimer();
   }
 
@@ -505,15 +505,16 @@ export class TcpConnection {
    * One segment. With `offload` its checksum is left partial (the pseudo-header sum only) and
    * a payload over the MSS goes as one GSO packet.
    */
-  private send(flags: number, seq: number, payload: Uint8Array, options: Uint8Array = NO_OPTIONS, offload = false): boolean {
+  /** One segment, its `payloadLength` bytes from the send queue at `seq`. */
+  private send(flags: number, seq: number, payloadLength = 0, options: Uint8Array = NO_OPTIONS, offload = false): boolean {
     const hlen = HLEN + options.length;
     let link: LinkSendOptions | undefined;
     if (offload) {
       link = { csumBlank: true };
-      if (payload.length > this.mss) link.gso = { size: this.mss, type: XEN_NETIF_GSO_TYPE_TCPV4 };
+      if (payloadLength > this.mss) link.gso = { size: this.mss, type: XEN_NETIF_GSO_TYPE_TCPV4 };
     }
     // Written straight into the frame the stack sends (its buffer is reused: every byte is set).
-    const ok = this.stack.sendIpv4Built(this.remoteMac, this.remoteIp, IPPROTO_TCP, hlen + payload.length, (seg) => {
+    const ok = this.stack.sendIpv4Built(this.remoteMac, this.remoteIp, IPPROTO_TCP, hlen + payloadLength, (seg) => {
       const v = new DataView(seg.buffer, seg.byteOffset, seg.length);
       v.setUint16(0, this.localPort);
       v.setUint16(2, this.remotePort);
@@ -525,7 +526,7 @@ export class TcpConnection {
       v.setUint16(14, flags & SYN ? Math.min(this.rcvWindow, UNSCALED_WINDOW) : Math.min(this.rcvWindow >>> this.rcvShift, UNSCALED_WINDOW));
       v.setUint32(16, 0);
       seg.set(options, HLEN);
-      seg.set(payload, hlen);
+      if (payloadLength > 0) this.pending.copyTo(seg, hlen, seqDiff(seq, this.pendingSeq), payloadLength);
       v.setUint16(16, offload ? l4PartialChecksum(this.stack.address, this.remoteIp, IPPROTO_TCP, seg.length)
         : l4Checksum(this.stack.address, this.remoteIp, IPPROTO_TCP, seg));
     }, link);
