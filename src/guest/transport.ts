@@ -5,7 +5,7 @@
 
 import { IPPROTO_TCP, IPPROTO_UDP, onesSum, type Ipv4, type Ipv4Packet, type Mac } from './packet.js';
 import type { NetStack } from './stack.js';
-import { TcpEndpoint } from './tcp.js';
+import { TcpEndpoint } from './tcp-endpoint.js';
 
 export const UDP_HLEN = 8;
 /** RFC 862's port (UDP and TCP echo). */

@@ -7,7 +7,7 @@
 import { expect } from 'chai';
 import { decodeEthernet, decodeIpv4, IPPROTO_TCP, parseIpv4, parseMac, type Ipv4 } from '../../src/guest/packet.js';
 import { NetStack, type LinkSendOptions, type StackLink, vifAddress } from '../../src/guest/stack.js';
-import type { TcpEndpoint } from '../../src/guest/tcp.js';
+import type { TcpEndpoint } from '../../src/guest/tcp-endpoint.js';
 import { GuestTransport, l4Checksum } from '../../src/guest/transport.js';
 
 export const FIN = 0x01;
