@@ -135,6 +135,10 @@ export class TcpConnection {
   private retryTimer: NodeJS.Timeout | null = null;
   private dupAcks = 0;
   private ackScheduled = false;
+  /** An ACK the link refused (ring full): sent again with the next retry, not left to the peer's timeout. */
+  private ackOwed = false;
+  /** Entered TIME_WAIT with the ACK of the peer's FIN still owed: the close is reported once it is out. */
+  private closeAfterAck = false;
   /** Both SYNs said SACK-permitted (RFC 2018). */
   private readonly sackOk: boolean;
   /** Data received beyond a hole, until the hole is filled; with SACK, reported in every ACK. */
@@ -232,7 +236,7 @@ export class TcpConnection {
    */
   private inTimeWait(seg: Segment): void {
     if (seg.flags & RST || !(seg.flags & FIN)) return;
-    this.send(ACK, this.sndNxt);
+    this.sendAck();
     this.linger();
   }
 
@@ -342,7 +346,10 @@ export class TcpConnection {
   /** An ACK now, with SACK blocks for what is held beyond a hole. */
   private sendAck(): void {
     const options = this.sackOk && !this.reassembly.empty ? sackOption(this.reassembly.blocks()) : NO_OPTIONS;
-    this.send(ACK, this.sndNxt, 0, options);
+    if (this.send(ACK, this.sndNxt, 0, options)) return;
+    // Every segment carries the ACK, so any later one pays this debt too.
+    this.ackOwed = true;
+    this.retrySoon();
   }
 
   private deliver(data: Uint8Array, fin: boolean): void {
@@ -371,11 +378,18 @@ export class TcpConnection {
     }
   }
 
+  /**
+   * The peer's FIN is acknowledged at once, not with the batch's ACK, and the close reported
+   * only once that ACK is with the link: an owner told of the close may take the guest away,
+   * and a FIN left unacknowledged would be retransmitted to whoever has the address next.
+   */
   private enterTimeWait(): void {
     this.stopTimers();
     this.state = 'TIME_WAIT';
     this.linger();
-    this.onClose?.(null);
+    this.sendAck();
+    if (this.ackOwed) this.closeAfterAck = true;
+    else this.onClose?.(null);
   }
 
   /** (Re)starts the wait after which a closed connection's ports are free again. */
@@ -392,7 +406,8 @@ export class TcpConnection {
     this.ackScheduled = true;
     setImmediate(() => {
       this.ackScheduled = false;
-      if (this.state !== 'CLOSED') this.sendAck();
+      // In TIME_WAIT the FIN was acknowledged on arrival (or is owed and retried).
+      if (this.state !== 'CLOSED' && this.state !== 'TIME_WAIT') this.sendAck();
     });
   }
 
@@ -439,6 +454,16 @@ export class TcpConnection {
     if (!this.retryTimer) return;
     clearTimeout(this.retryTimer);
     this.retryTimer = null;
+    this.retry();
+  }
+
+  /** What the link refused: an owed ACK, then whatever the stream has to send. */
+  private retry(): void {
+    if (this.ackOwed) this.sendAck();
+    if (this.closeAfterAck && !this.ackOwed) {
+      this.closeAfterAck = false;
+      this.onClose?.(null);
+    }
     this.pump();
   }
 
@@ -450,7 +475,7 @@ export class TcpConnection {
     if (this.retryTimer) return;
     this.retryTimer = setTimeout(() => {
       this.retryTimer = null;
-      this.pump();
+      this.retry();
     }, 1);
     if (!this.timer) this.restartTimer();
   }
@@ -534,6 +559,7 @@ export class TcpConnection {
         : l4Checksum(this.stack.address, this.remoteIp, IPPROTO_TCP, seg));
     }, link);
     if (ok) this.stats.segmentsOut++;
+    if (ok && flags & ACK) this.ackOwed = false;
     return ok;
   }
 
@@ -557,7 +583,13 @@ export class TcpConnection {
   private release(): void {
     if (this.lingerTimer) clearTimeout(this.lingerTimer);
     this.lingerTimer = null;
+    this.stopTimers();
     this.state = 'CLOSED';
     this.gone();
+    if (this.closeAfterAck) {
+      // The ACK never got out; the wait is over all the same.
+      this.closeAfterAck = false;
+      this.onClose?.(null);
+    }
   }
 }

@@ -162,6 +162,35 @@ describe('guest TCP: closing', () => {
     });
   });
 
+  it("acknowledges the peer's FIN as soon as a full link has room, and reports the close only then", async () => {
+    const rig = new TcpRig(40004, 5002);
+    let conn: TcpConnection | undefined;
+    const closed: Array<string | null> = [];
+    rig.tcp.listen(5002, (c) => {
+      conn = c;
+      c.write(enc('bye'));
+      c.end();
+      c.onClose = (e) => closed.push(e);
+    });
+    const guestNext = await connected(rig);
+    rig.take();
+    rig.send({ seq: PEER_ISS + 1, ack: guestNext + 4, flags: ACK });
+    // The tx ring is full when the peer's FIN comes.
+    rig.link.accept = false;
+    rig.send({ seq: PEER_ISS + 1, ack: guestNext + 4, flags: FIN | ACK });
+    await tick();
+    expect(conn!.state).to.equal('TIME_WAIT');
+    expect(rig.take()).to.deep.equal([]);
+    expect(closed).to.deep.equal([]);
+    rig.link.accept = true;
+    rig.stack.writable();
+    const out = rig.take();
+    expect(out).to.have.length(1);
+    expect(out[0]).to.include({ flags: ACK, seq: guestNext + 4, ack: PEER_ISS + 2 });
+    expect(closed).to.deep.equal([null]);
+    rig.tcp.close();
+  });
+
   it('still answers a segment for a connection it never had with an RST', () => {
     const rig = new TcpRig(40002, 5001);
     rig.send({ seq: 5, ack: 77, flags: ACK });

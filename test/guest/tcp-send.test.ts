@@ -34,6 +34,16 @@ describe('guest TCP: sending into a full link', () => {
     expect(conn.stats.retransmits).to.equal(0);
   });
 
+  it('sends an ACK the link refused once it has room, rather than leaving the peer to time out', async () => {
+    rig.link.accept = false;
+    rig.send({ seq: PEER_ISS + 1, ack: guestNext, flags: ACK, payload: new Uint8Array(500) });
+    await tick();
+    expect(rig.take()).to.deep.equal([]);
+    rig.link.accept = true;
+    rig.stack.writable();
+    expect(rig.take().map((s) => [s.flags, s.ack])).to.deep.equal([[ACK, PEER_ISS + 501]]);
+  });
+
   it('still tries again on its own when the link never says so', async () => {
     rig.link.accept = false;
     conn.write(new Uint8Array(2000));
