@@ -1,6 +1,6 @@
 // A minimal passive TCP endpoint for the simulated guest (RFC 793 subset), enough for the
 // kernel's TCP in a network namespace to be a real peer: listen on a port, accept connections
-// (SYN → SYN-ACK with an MSS option), receive a stream in order and acknowledge it (one ACK per
+// (SYN → SYN-ACK with an MSS option, and window scale and SACK-permitted if offered), receive a stream in order and acknowledge it (one ACK per
 // batch of segments; data beyond a hole is kept and answered with a duplicate ACK), send a
 // stream within the peer's window with simple retransmission (go-back-N on a timeout that
 // doubles, fast retransmit on three duplicate ACKs), and close both ways with FIN.
@@ -15,9 +15,10 @@
 // peer's window shifted by its scale. Without the option, both windows are plain 16-bit ones.
 //
 // Closing follows RFC 793's states. The side that sends FIN first ends in TIME_WAIT for
-// TIME_WAIT_MS, re-acknowledging a retransmitted FIN (our last ACK may have been lost) and
-// dropping anything else; the side that closes second (LAST_ACK) is CLOSED once its FIN is
-// acknowledged but lingers as long, silently dropping late duplicates. Either way a segment the
+// TIME_WAIT_MS (reported closed once its ACK of the peer's FIN is with the link),
+// re-acknowledging a retransmitted FIN (our last ACK may have been lost) and dropping anything
+// else; the side that closes second (LAST_ACK) is CLOSED once its FIN is acknowledged but
+// lingers as long, silently dropping late duplicates. Either way a segment the
 // network delayed past the close meets no RST, which the peer would count as an aborted
 // connection. A new SYN on the same ports ends the lingering one at once (RFC 1122 4.2.2.13).
 //
@@ -25,6 +26,8 @@
 // Linux does with TSO: segments of up to 64 KiB with gso_size = the peer's MSS and a partial
 // checksum, for the backend's side to cut into MSS-sized frames and finish. Received segments
 // may be as large (the backend's GSO), their checksums already vouched for by the backend.
+// A segment the link refuses (tx ring full) is not a loss: data is sent again, and an ACK is
+// owed, when the link says it has room (or after a millisecond).
 //
 //   LISTEN ─SYN/SYN-ACK─► SYN_RCVD ─ACK─► ESTABLISHED
 //     ESTABLISHED ─peer FIN─► CLOSE_WAIT ─our FIN─► LAST_ACK ─ACKed─► CLOSED (lingering)
