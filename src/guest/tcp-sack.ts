@@ -37,6 +37,13 @@ export class Reassembly {
   add(seq: number, data: Uint8Array, fin: boolean): void {
     if (fin) this.finAt = seqAdd(seq, data.length);
     if (data.length > 0) this.recent = [seq, ...this.recent.filter((s) => s !== seq)].slice(0, MAX_SACK_BLOCKS * 2);
+    const last = this.pieces[this.pieces.length - 1];
+    if (data.length > 0 && (!last || seqLe(end(last), seq))) {
+      // The common case while a hole waits: the stream goes on arriving beyond it, in order.
+      this.pieces.push({ seq, data: data.slice() });
+      this.bytes += data.length;
+      return;
+    }
     let from = 0;
     const added: Piece[] = [];
     for (const p of this.pieces) {
