@@ -329,12 +329,17 @@ export class TcpConnection {
     }
     if (this.finReceived) return this.scheduleAck();
     if (seq !== this.rcvNxt) {
-      // A hole: keep the segment (within our window) for when the hole is filled, and send a
-      // duplicate ACK at once, so the peer's fast retransmit (three duplicates) fires instead
-      // of its timeout (RFC 5681 §4.2).
+      // A hole: keep the segment (within our window) for when the hole is filled. Without SACK
+      // a duplicate ACK goes at once, so the peer's fast retransmit (three duplicates) fires
+      // instead of its timeout (RFC 5681 §4.2). With SACK one ACK for the batch says as much,
+      // its blocks showing the peer what is missing; and the namespace kernel reorders a
+      // flow's frames into the tap (its transmit path takes no lock), so a hole is mostly
+      // filled a few frames later in the same batch: an ACK per such frame was thousands of
+      // needless ACKs a second, each telling the sender of a loss that was not one.
       this.stats.outOfOrder++;
       if (seqDiff(seq, this.rcvNxt) + data.length <= this.rcvWindow) this.reassembly.add(seq, data, fin);
-      this.sendAck();
+      if (this.sackOk) this.scheduleAck();
+      else this.sendAck();
       return;
     }
     this.deliver(data, fin);
