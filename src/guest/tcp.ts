@@ -1,9 +1,10 @@
 // A minimal passive TCP endpoint for the simulated guest (RFC 793 subset), enough for the
 // kernel's TCP in a network namespace to be a real peer: listen on a port, accept connections
-// (SYN → SYN-ACK with an MSS option, and window scale and SACK-permitted if offered), receive a stream in order and acknowledge it (one ACK per
-// batch of segments; data beyond a hole is kept and answered with a duplicate ACK), send a
-// stream within the peer's window with simple retransmission (go-back-N on a timeout that
-// doubles, fast retransmit on three duplicate ACKs), and close both ways with FIN.
+// (SYN → SYN-ACK with an MSS option, and window scale and SACK-permitted if offered), receive
+// a stream in order and acknowledge it (one ACK per batch of segments; data beyond a hole is
+// kept, and without SACK answered at once with a duplicate ACK), send a stream within the
+// peer's window with simple retransmission (go-back-N on a timeout that doubles, fast
+// retransmit on three duplicate ACKs), and close both ways with FIN.
 //
 // SACK (RFC 2018) when the peer's SYN permits it: our ACKs report the blocks held beyond a hole
 // (tcp-sack.ts), and on loss we resend only the holes the peer's SACK blocks leave (a simple
