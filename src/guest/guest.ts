@@ -145,6 +145,7 @@ export class Guest {
     const stack = plan ? new NetStack(netfront, { ...plan, log: this.log }) : null;
     if (stack) {
       netfront.onFrame = (frame, info) => stack.receive(frame, { checksumVerified: info.dataValidated });
+      netfront.onTxSpace = () => stack.writable();
       netfront.on('backend-connected', () => stack.announce());
       // Carrier back after set_link: tell the segment again, as Linux does when a link returns.
       netfront.on('carrier', (on) => { if (on) stack.announce(); });

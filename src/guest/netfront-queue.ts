@@ -111,6 +111,8 @@ export interface Leftover {
 
 export interface QueueHooks {
   onFrames(frames: Array<{ frame: Uint8Array; info: RxInfo }>): void;
+  /** Tx responses freed slots: a sender that found the ring full may try again. */
+  onTxSpace?(): void;
   onBroken(reason: string): void;
   log: GuestLog;
 }
@@ -498,6 +500,7 @@ export class NetfrontQueue {
   /** xennet_tx_buf_gc */
   private txGc(): void {
     let more: boolean;
+    const freeBefore = this.txFreeIds.length;
     do {
       const rp = this.tx.sring.rspProd;
       const illegal = this.illegalResponses(this.tx, rp, 'tx');
@@ -531,6 +534,7 @@ export class NetfrontQueue {
       // path collects answers itself, so a busy sender needs no interrupt at all.
       more = this.tx.finalCheckForResponses((wrapSub(this.tx.reqProdPvt, this.tx.rspCons) >>> 1) + 1);
     } while (more);
+    if (this.txFreeIds.length > freeBefore) this.hooks.onTxSpace?.();
   }
 
   /** xennet_poll: one pass over the responses present; true if more arrived meanwhile. */

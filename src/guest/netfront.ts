@@ -124,6 +124,8 @@ export class Netfront {
   readonly errorPath: string;
   readonly counters: NetfrontCounters = newCounters();
   onFrame: ((frame: Uint8Array, info: RxInfo) => void) | null = null;
+  /** The tx ring has room again after send() found it full (and maybe at other times). */
+  onTxSpace: (() => void) | null = null;
 
   private readonly log: GuestLog;
   private readonly steps: SerialQueue;
@@ -433,6 +435,7 @@ export class Netfront {
     const hooks = {
       log: this.log,
       onFrames: (frames: Array<{ frame: Uint8Array; info: RxInfo }>) => this.deliver(frames),
+      onTxSpace: () => this.onTxSpace?.(),
       onBroken: (reason: string) => {
         if (this.brokenReason !== null) return;
         this.brokenReason = reason;

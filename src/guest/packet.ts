@@ -117,9 +117,35 @@ function writeU16(b: Uint8Array, at: number, v: number): void {
 
 // --- the Internet checksum
 
-/** One's-complement sum of 16-bit big-endian words (odd tail padded with zero), not yet folded. */
+const LITTLE_ENDIAN = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1;
+/** Below this a word view costs more than it saves. */
+const WORDWISE_MIN = 64;
+/** Word sums are folded this often, so a double stays exact (2^32 * 2^16 < 2^53). */
+const WORDS_PER_FOLD = 0x10000;
+
+/**
+ * One's-complement sum of 16-bit big-endian words (odd tail padded with zero), not yet folded
+ * (equal, modulo 0xffff, to the plain sum). A TCP segment's checksum covers every payload byte,
+ * so the bulk is summed as native 32-bit words: RFC 1071 §2 lets the sum be taken in either
+ * byte order and swapped once at the end, and 2^16 ≡ 1 makes a 32-bit word the sum of its halves.
+ */
 export function onesSum(data: Uint8Array, start = 0, end = data.length, acc = 0): number {
   let i = start;
+  // Word-wise only where the 16-bit pairing falls on even addresses, as the view's must.
+  if (end - i >= WORDWISE_MIN && ((data.byteOffset + i) & 1) === 0) {
+    for (; ((data.byteOffset + i) & 3) !== 0; i += 2) acc += (data[i]! << 8) | data[i + 1]!;
+    const count = (end - i) >>> 2;
+    const words = new Uint32Array(data.buffer, data.byteOffset + i, count);
+    let native = 0;
+    for (let k = 0; k < count; k += WORDS_PER_FOLD) {
+      let s = 0;
+      const stop = Math.min(count, k + WORDS_PER_FOLD);
+      for (let j = k; j < stop; j++) s += words[j]!;
+      native = fold(native + s);
+    }
+    acc += LITTLE_ENDIAN ? ((native & 0xff) << 8) | (native >>> 8) : native;
+    i += count * 4;
+  }
   for (; i + 1 < end; i += 2) acc += (data[i]! << 8) | data[i + 1]!;
   if (i < end) acc += data[i]! << 8;
   return acc;
@@ -149,6 +175,13 @@ export interface EthernetFrame {
  * off-heap allocation costing more than the encoding (each is still its own view).
  */
 const packets = new FrameSlab();
+
+/** An Ethernet header at the start of `out`; every byte written. */
+export function writeEthernetHeader(out: Uint8Array, dst: Mac, src: Mac, etherType: number): void {
+  out.set(dst.subarray(0, 6), 0);
+  out.set(src.subarray(0, 6), 6);
+  writeU16(out, 12, etherType);
+}
 
 export function encodeEthernet(f: EthernetFrame): Uint8Array {
   const out = packets.alloc(ETH_HLEN + f.payload.length);
@@ -245,21 +278,27 @@ export interface Ipv4Fields {
 }
 
 export function encodeIpv4(p: Ipv4Fields): Uint8Array {
-  const total = IPV4_MIN_HLEN + p.payload.length;
-  if (total > 0xffff) throw new RangeError(`IPv4 packet of ${total} bytes exceeds 65535`);
-  const out = packets.alloc(total);
-  out[0] = 0x45;
-  out[1] = p.tos ?? 0;
-  writeU16(out, 2, total);
-  writeU16(out, 4, p.id ?? 0);
-  writeU16(out, 6, (p.flags ?? IPV4_FLAG_DF) & ~IPV4_OFFSET_MASK);
-  out[8] = p.ttl ?? 64;
-  out[9] = p.protocol;
-  writeIpv4(out, 12, p.src);
-  writeIpv4(out, 16, p.dst);
-  writeU16(out, 10, internetChecksum(out, 0, IPV4_MIN_HLEN));
+  const out = packets.alloc(IPV4_MIN_HLEN + p.payload.length);
+  writeIpv4Header(out, 0, p, p.payload.length);
   out.set(p.payload, IPV4_MIN_HLEN);
   return out;
+}
+
+/** An IPv4 header without options at `out[at..at + 20)`, for `payloadLength` bytes after it; every byte written. */
+export function writeIpv4Header(out: Uint8Array, at: number, p: Omit<Ipv4Fields, 'payload'>, payloadLength: number): void {
+  const total = IPV4_MIN_HLEN + payloadLength;
+  if (total > 0xffff) throw new RangeError(`IPv4 packet of ${total} bytes exceeds 65535`);
+  out[at] = 0x45;
+  out[at + 1] = p.tos ?? 0;
+  writeU16(out, at + 2, total);
+  writeU16(out, at + 4, p.id ?? 0);
+  writeU16(out, at + 6, (p.flags ?? IPV4_FLAG_DF) & ~IPV4_OFFSET_MASK);
+  out[at + 8] = p.ttl ?? 64;
+  out[at + 9] = p.protocol;
+  writeU16(out, at + 10, 0);
+  writeIpv4(out, at + 12, p.src);
+  writeIpv4(out, at + 16, p.dst);
+  writeU16(out, at + 10, internetChecksum(out, at, at + IPV4_MIN_HLEN));
 }
 
 /** Bytes past the total length (Ethernet padding) are not part of the payload. */

@@ -7,9 +7,9 @@
 
 import {
   ARP_OP_REPLY, ARP_OP_REQUEST, arpFrame, BROADCAST_MAC, decodeArp, decodeEthernet, decodeIcmp, decodeIpv4,
-  echoId, echoSeq, encodeIcmpEcho, ETHERTYPE_ARP, ETHERTYPE_IPV4, formatIpv4, formatMac, ICMP_ECHO_REPLY,
+  echoId, echoSeq, encodeIcmpEcho, ETH_HLEN, ETHERTYPE_ARP, ETHERTYPE_IPV4, formatIpv4, IPV4_MIN_HLEN, formatMac, ICMP_ECHO_REPLY,
   ICMP_ECHO_REQUEST, IPPROTO_ICMP, ipv4Frame, ipv4Mask, type Ipv4, type Ipv4Packet, isGroupMac, type Mac, macEquals, parseIpv4,
-  parseMac, ZERO_MAC,
+  parseMac, writeEthernetHeader, writeIpv4Header, ZERO_MAC,
 } from './packet.js';
 import { defaultGuestLog, errorText, type GuestLog } from './xs.js';
 
@@ -24,6 +24,10 @@ export interface LinkSendOptions {
 export interface StackLink {
   /** The vif's MAC as xenstore spells it; null until known. */
   readonly mac: string | null;
+  /**
+   * The frame is lent for the call only (sendIpv4Built reuses one buffer): a link that keeps a
+   * frame beyond it copies it, as netfront does into its granted pages anyway.
+   */
   send(frame: Uint8Array, opts?: LinkSendOptions): boolean;
   /** Whether GSO packets of this XEN_NETIF_GSO_TYPE_* can be sent now; links without it have none. */
   gsoAvailable?(type: number): boolean;
@@ -102,8 +106,12 @@ export class NetStack {
 
   /** UDP and TCP (transport.ts): takes a packet for us of another protocol, or declines it. */
   transport: ((ip: Ipv4Packet, srcMac: Mac, checksumVerified: boolean) => boolean) | null = null;
+  /** Called when the link has room again: a sender it refused may try again now rather than on a timer. */
+  onWritable: (() => void) | null = null;
 
   private readonly mask: number;
+  /** The frame sendIpv4Built fills, reused: the link copies each frame before send returns. */
+  private scratch = new Uint8Array(0);
   private readonly log: GuestLog;
   private readonly arpCacheSize: number;
   private readonly arpCache = new Map<Ipv4, Mac>();
@@ -312,6 +320,29 @@ export class NetStack {
     const mac = this.ourMac();
     if (!mac || this.closed) return false;
     return this.transmit(ipv4Frame(mac, dstMac, { protocol, src: this.address, dst, payload }), `ip proto ${protocol}`, opts);
+  }
+
+  /**
+   * Sends an IPv4 packet whose `l4Length` bytes of payload `fill` writes in place (every byte of
+   * them: the buffer is reused), behind headers written here: the payload is copied once, by
+   * `fill`, where sendIpv4 copies it into the IPv4 packet and again into the frame.
+   */
+  sendIpv4Built(dstMac: Mac, dst: Ipv4, protocol: number, l4Length: number, fill: (l4: Uint8Array) => void,
+    opts?: LinkSendOptions): boolean {
+    const mac = this.ourMac();
+    if (!mac || this.closed) return false;
+    const len = ETH_HLEN + IPV4_MIN_HLEN + l4Length;
+    if (this.scratch.length < len) this.scratch = new Uint8Array(Math.max(len, 2 * this.scratch.length));
+    const frame = this.scratch.subarray(0, len);
+    writeEthernetHeader(frame, dstMac, mac, ETHERTYPE_IPV4);
+    writeIpv4Header(frame, ETH_HLEN, { protocol, src: this.address, dst }, l4Length);
+    fill(frame.subarray(ETH_HLEN + IPV4_MIN_HLEN));
+    return this.transmit(frame, `ip proto ${protocol}`, opts);
+  }
+
+  /** The link says it has room again (netfront's tx responses freed slots). */
+  writable(): void {
+    if (!this.closed) this.onWritable?.();
   }
 
   /** Whether the link can take GSO packets of this XEN_NETIF_GSO_TYPE_* now. */

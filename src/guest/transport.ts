@@ -5,7 +5,7 @@
 
 import { IPPROTO_TCP, IPPROTO_UDP, onesSum, type Ipv4, type Ipv4Packet, type Mac } from './packet.js';
 import type { NetStack } from './stack.js';
-import { TcpEndpoint } from './tcp.js';
+import { TcpEndpoint } from './tcp-endpoint.js';
 
 export const UDP_HLEN = 8;
 /** RFC 862's port (UDP and TCP echo). */
@@ -79,11 +79,13 @@ export class GuestTransport {
       c.onEnd = () => c.end();
     });
     stack.transport = (ip, srcMac, verified) => this.receive(ip, srcMac, verified);
+    stack.onWritable = () => this.tcp.writable();
   }
 
   close(): void {
     this.tcp.close();
     this.stack.transport = null;
+    this.stack.onWritable = null;
   }
 
   private receive(ip: Ipv4Packet, srcMac: Mac, verified: boolean): boolean {

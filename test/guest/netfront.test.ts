@@ -188,6 +188,18 @@ describe('netfront against a QEMU-like backend', function () {
       expect(nf.broken).to.equal(null);
     });
 
+    it('says when responses free tx slots, so a sender the full ring refused can go on', async () => {
+      let told = 0;
+      nf.onTxSpace = () => { told++; };
+      peer.pauseTx = true;
+      while (nf.send(frameOf(60))) { /* fill the ring */ }
+      expect(told).to.equal(0);
+      peer.pauseTx = false;
+      peer.txPackets();
+      await eventually(() => told > 0, 'onTxSpace');
+      expect(nf.send(frameOf(60))).to.equal(true);
+    });
+
     it('refuses frames that do not fit one slot', () => {
       expect(() => nf.send(new Uint8Array(10))).to.throw(RangeError);
       expect(() => nf.send(new Uint8Array(4097))).to.throw(RangeError);

@@ -43,6 +43,28 @@ describe('guest packet codecs', () => {
     it('pads an odd trailing byte with zero', () => {
       expect(internetChecksum(hex('0102 03'))).to.equal(~(0x0102 + 0x0300) & 0xffff);
     });
+
+    it('gives the word-at-a-time answer over large spans at every alignment and length', () => {
+      // The plain RFC 1071 loop, to hold the wide one to.
+      const plain = (b: Uint8Array, start: number, end: number): number => {
+        let acc = 0;
+        for (let i = start; i < end; i += 2) acc += (b[i]! << 8) | (i + 1 < end ? b[i + 1]! : 0);
+        while (acc > 0xffff) acc = (acc & 0xffff) + Math.floor(acc / 0x10000);
+        return ~acc & 0xffff;
+      };
+      let x = 12345;
+      const buf = Uint8Array.from({ length: 70000 }, () => (x = (x * 1103515245 + 12345) >>> 0) >>> 24);
+      for (const start of [0, 1, 2, 3, 5, 34]) {
+        for (const len of [63, 64, 65, 66, 1460, 1461, 65535]) {
+          expect(internetChecksum(buf, start, start + len), `start ${start} length ${len}`).to.equal(plain(buf, start, start + len));
+        }
+      }
+      // All ones: the sum that folds to 0xffff, not 0.
+      const ones = new Uint8Array(4096).fill(0xff);
+      expect(internetChecksum(ones, 2, 4096)).to.equal(plain(ones, 2, 4096));
+      // And a view that does not start at its buffer's beginning.
+      expect(internetChecksum(buf.subarray(7), 3, 3000)).to.equal(plain(buf.subarray(7), 3, 3000));
+    });
   });
 
   describe('addresses', () => {
