@@ -293,10 +293,13 @@ export class NetfrontQueue {
    * as xennet_start_xmit collects them itself rather than wait for the backend's interrupt.
    */
   private txRoomFor(n: number, extra: boolean): boolean {
-    const fits = (): boolean => this.tx.freeRequests() >= n + (extra ? 1 : 0) && this.txFreeIds.length >= n;
-    if (fits()) return true;
+    if (this.txFits(n, extra)) return true;
     this.txGc();
-    return this.usable && fits();
+    return this.usable && this.txFits(n, extra);
+  }
+
+  private txFits(n: number, extra: boolean): boolean {
+    return this.tx.freeRequests() >= n + (extra ? 1 : 0) && this.txFreeIds.length >= n;
   }
 
   private setPending(id: number, gref: number | null, size: number, frag: boolean,

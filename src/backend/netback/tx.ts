@@ -89,6 +89,8 @@ export class NetbackTx {
     const ring = this.ring;
     const sring = ring.sring;
     let notify = false;
+    /** Packets taken this sweep: counted rather than read off the shared ring. */
+    let packets = 0;
     while (!this.dead) {
       // One snapshot of req_prod per sweep; everything below works from it.
       const rp = sring.reqProd;
@@ -98,7 +100,7 @@ export class NetbackTx {
       while (ring.reqCons !== rp) {
         // Answered slots go back in batches, as netback's NAPI budget does: a frontend on
         // another CPU refills them while the rest of the sweep is still being worked.
-        if (wrapSub(ring.rspProdPvt, sring.rspProd) >= RESPONSE_BATCH && this.publish()) notify = true;
+        if (++packets % RESPONSE_BATCH === 0 && this.publish()) notify = true;
         const first = readTxRequestInto(sring.view, sring.slotOffset(ring.reqCons), this.req);
         if ((first.flags & (NETTXF_extra_info | NETTXF_more_data)) === 0) {
           // The common case, one slot and no extras, without the general parser's bookkeeping.
