@@ -32,7 +32,7 @@ size_t vifd_read_frames(int fd, uint8_t *buf, size_t cap, uint32_t *lens, size_t
     ssize_t n;
 
     *err = 0;
-    while (count < max && cap - used >= frame_cap) {
+    while (count < max && used <= cap && cap - used >= frame_cap) {
         do {
             n = read(fd, buf + used, cap - used);
         } while (n < 0 && errno == EINTR);
@@ -41,7 +41,9 @@ size_t vifd_read_frames(int fd, uint8_t *buf, size_t cap, uint32_t *lens, size_t
             break;
         }
         lens[count++] = (uint32_t)n;
-        used += (size_t)n;
+        /* Each frame starts on 8 bytes: after a 10-byte vnet header its data lies as netback
+         * puts it in a guest's page (NET_IP_ALIGN), so copies into guest memory go by words. */
+        used = (used + (size_t)n + 7) & ~(size_t)7;
     }
     return count;
 }
@@ -112,8 +114,9 @@ napi_value vifd_tap_write_gather(napi_env env, napi_callback_info info)
  * tapReadBatch(fd, buf: Uint8Array, lengths: Uint32Array, frameCap) -> frames read, or -errno
  * when the first read failed (-EAGAIN: nothing pending)
  *
- * Frames land back to back in buf; at most lengths.length of them, and only while frameCap
- * bytes (the largest frame the tap can give) still fit, so no frame is ever truncated.
+ * Frames land in buf one after the other, each from the next multiple of 8 bytes; at most
+ * lengths.length of them, and only while frameCap bytes (the largest frame the tap can give)
+ * still fit, so no frame is ever truncated.
  */
 napi_value vifd_tap_read_batch(napi_env env, napi_callback_info info)
 {

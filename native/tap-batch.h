@@ -11,9 +11,10 @@
 int vifd_get_typed(napi_env env, napi_value v, napi_typedarray_type want, void **data, size_t *len);
 
 /*
- * Reads frames back to back into buf until `max` frames, until less than frame_cap bytes of
- * room are left, or until a read fails (its errno in *err, EAGAIN when drained; 0 otherwise).
- * Returns how many frames were read; their lengths are in lens.
+ * Reads frames into buf, each starting on a multiple of 8 bytes (FRAME_ALIGN in JS), until
+ * `max` frames, until less than frame_cap bytes of room are left, or until a read fails (its
+ * errno in *err, EAGAIN when drained; 0 otherwise). Returns how many frames were read; their
+ * lengths are in lens.
  */
 size_t vifd_read_frames(int fd, uint8_t *buf, size_t cap, uint32_t *lens, size_t max, size_t frame_cap, int *err);
 

@@ -32,8 +32,9 @@ export interface NativeAddon {
   uringWriteGather(ring: unknown, fd: number, head: Uint8Array, memory: Uint8Array, offsets: Uint32Array,
     lengths: Uint32Array, count: number, errnos: Int32Array): number;
   /**
-   * Reads frames back to back into `buf` (at most lengths.length, and only while `frameCap`
-   * bytes still fit): how many, or -errno when the first read failed (-EAGAIN: none pending).
+   * Reads frames into `buf`, each from the next multiple of FRAME_ALIGN bytes (at most
+   * lengths.length, and only while `frameCap` bytes still fit): how many, or -errno when the
+   * first read failed (-EAGAIN: none pending).
    */
   tapReadBatch(fd: number, buf: Uint8Array, lengths: Uint32Array, frameCap: number): number;
   /**
@@ -57,6 +58,14 @@ export interface NativeAddon {
 }
 
 export const EAGAIN = 11;
+
+/** Frames read in a batch start on multiples of this (see tapReadBatch). */
+export const FRAME_ALIGN = 8;
+
+/** Where the frame after one of `len` bytes at `at` starts in a read batch. */
+export function nextFrameAt(at: number, len: number): number {
+  return (at + len + FRAME_ALIGN - 1) & -FRAME_ALIGN;
+}
 
 /** TUNSETOFFLOAD flags (linux/if_tun.h). */
 export const TUN_F_CSUM = 0x01;

@@ -8,7 +8,9 @@ import type { VirtioNetHdr } from '../../protocol/virtio-net-hdr.js';
  * A frame for the guest side. `hdr`: how its checksum stands and how to segment it, from peers
  * that carry one. `more`: further frames of the same batch follow at once, so the receiver may
  * leave its per-batch work (pushing ring responses, notifying) to the last one; a client that
- * passes `more` always ends a batch with a frame without it.
+ * passes `more` always ends a batch with a frame without it. The frame is lent for the call (a
+ * tap hands views of its read buffer): a receiver that keeps it past the call copies it, and
+ * may write to it meanwhile (finishing a partial checksum).
  */
 export type FrameReceiver = (frame: Uint8Array, hdr?: VirtioNetHdr, more?: boolean) => void;
 

@@ -4,13 +4,11 @@
 // datapath thread makes its own on the same fd while the tap is lent to it. It never closes
 // the fd: the tap client owns it.
 
-import { FrameSlab } from '../../common/frame-slab.js';
 import { Logger } from '../../common/log.js';
-import { NET_IP_ALIGN } from '../../protocol/netif.js';
 import {
   isPlainVnetHdr, PLAIN_VNET_HDR, readVnetHdr, VNET_HDR_LEN, type VirtioNetHdr, writeVnetHdr,
 } from '../../protocol/virtio-net-hdr.js';
-import { native } from './native.js';
+import { native, nextFrameAt } from './native.js';
 import type { DatapathPeer, FrameReceiver } from './net-client.js';
 import { TapGather } from './tap-gather.js';
 import { TapSubmitter } from './tap-submit.js';
@@ -20,11 +18,6 @@ import { TapWriter } from './tap-writer.js';
 /** A GSO frame: 64 KiB of IP packet, its Ethernet header (and a VLAN tag) and the vnet header. */
 const MAX_FRAME = 65536 + 32;
 const MAX_READ_ERRORS_IN_A_ROW = 1000;
-/**
- * Received frames start where netback will put them in a guest's page (NET_IP_ALIGN, then whole
- * pages), modulo 8: the copies into guest memory then go word by word (see common/frame-slab.ts).
- */
-const GUEST_DATA_SKEW = NET_IP_ALIGN;
 
 export class TapIo implements DatapathPeer {
   private reader: TapReader | null = null;
@@ -46,8 +39,6 @@ export class TapIo implements DatapathPeer {
   /** setReceiving(false): the poll is stopped and frames wait in the kernel's queue. */
   private paused = false;
   private readErrors = 0;
-  /** Received frames are copied out of the read buffer into frames carved from slabs. */
-  private readonly rxFrames = new FrameSlab();
 
   constructor(private readonly fd: number, readonly vnetHdr: boolean, private readonly log: Logger) {
     const failed = (errno: number): void => this.log.debug(`write failed: errno ${errno}`);
@@ -144,9 +135,10 @@ export class TapIo implements DatapathPeer {
   }
 
   /**
-   * One wake-up's frames to the receiver, each its own copy (it may keep them) with its vnet
-   * header if it says anything, all but the last marked `more` so the receiver can do its
-   * per-batch work once.
+   * One wake-up's frames to the receiver, each lent as a view of the read buffer (a receiver
+   * that keeps one copies it) with its vnet header if it says anything, all but the last marked
+   * `more` so the receiver can do its per-batch work once. With a vnet header the frame's data
+   * lies at NET_IP_ALIGN modulo 8, as netback puts it in a guest's page: copies go by words.
    */
   private deliver(buf: Uint8Array, lengths: Uint32Array, count: number): void {
     const from = this.vnetHdr ? VNET_HDR_LEN : 0;
@@ -161,10 +153,9 @@ export class TapIo implements DatapathPeer {
         const plain = !this.vnetHdr || (buf[at] === 0 && buf[at + 1] === 0);
         const hdr = plain ? PLAIN_VNET_HDR : readVnetHdr(buf.subarray(at, at + VNET_HDR_LEN));
         heldHdr = isPlainVnetHdr(hdr) ? undefined : hdr;
-        held = this.rxFrames.alloc(len - from, GUEST_DATA_SKEW);
-        held.set(buf.subarray(at + from, at + len));
+        held = new Uint8Array(buf.buffer, buf.byteOffset + at + from, len - from);
       }
-      at += len;
+      at = nextFrameAt(at, len);
     }
     if (count > 0) this.readErrors = 0;
     if (held && !this.stopped) this.receiver?.(held, heldHdr, false);

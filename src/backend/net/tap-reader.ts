@@ -1,5 +1,5 @@
 // Frames from a tap, a wake-up's worth at a time: the native watcher reads up to BATCH_FRAMES
-// frames back to back into one buffer whenever the tap is readable and calls back once with
+// frames into one buffer (each from a multiple of FRAME_ALIGN) whenever the tap is readable and calls back once with
 // them, instead of one JS -> C crossing per frame. Bounded per wake-up, so one busy tap cannot
 // starve the event loop; the poll is level-triggered and comes back for the rest.
 
@@ -9,7 +9,7 @@ const BATCH_FRAMES = 64;
 /** Room for a wake-up of full-size Ethernet frames next to one frame of the largest size. */
 const BATCH_BYTES = 256 * 1024;
 
-/** Frame i is buf[offset, offset + lengths[i]), offset being the sum of the lengths before it. */
+/** Frame i is buf[offset, offset + lengths[i]), offset being nextFrameAt() of the frame before it (0 for the first). */
 export type BatchHandler = (buf: Uint8Array, lengths: Uint32Array, count: number) => void;
 export type ReadFailed = (errno: number) => void;
 

@@ -9,8 +9,10 @@
 // Every response goes into the ring slot of the request it consumes. A packet is started only
 // when all the requests it needs are posted; until then it waits in a bounded queue. Each
 // request is read once into locals and each response written from a scratch record, so a
-// frame placed at once allocates nothing here.
+// frame placed at once allocates nothing here. Frames are lent by the peer for the call (a tap
+// hands views of its read buffer): one that must wait is copied into the queue.
 
+import { FrameSlab } from '../../common/frame-slab.js';
 import type { Logger } from '../../common/log.js';
 import {
   NET_IP_ALIGN, NETIF_RSP_ERROR, NETRXF_extra_info, NETRXF_more_data, writeGsoExtra, writeRxResponse,
@@ -42,6 +44,8 @@ interface RxPacket {
 
 export class NetbackRx {
   private readonly queue: RxPacket[] = [];
+  /** Where waiting frames are copied to. */
+  private readonly waiting = new FrameSlab();
   private readonly rsp: RxResponse = { id: 0, offset: 0, flags: 0, status: 0 };
   private readonly extra: GsoExtra = { flags: 0, size: 0, type: 0 };
   /** The frame receive() is looking at, as a packet; queued only as a copy of this record. */
@@ -68,10 +72,10 @@ export class NetbackRx {
   receive(frame: Uint8Array, hdr?: VirtioNetHdr, last = true): boolean {
     const pkt = this.prepare(frame, hdr);
     if (pkt && this.queue.length > 0) {
-      this.enqueue({ ...pkt });
+      this.enqueue(pkt);
       this.placeQueued();
     } else if (pkt && !this.place(pkt)) {
-      this.enqueue({ ...pkt });
+      this.enqueue(pkt);
     }
     // The record is reused: it must not keep the frame alive.
     this.current.frame = EMPTY;
@@ -124,12 +128,15 @@ export class NetbackRx {
     return null;
   }
 
+  /** Keeps a copy of the packet (its frame is only lent), placed as it will be in the guest's page. */
   private enqueue(pkt: RxPacket): void {
     if (this.queue.length >= QUEUE_LIMIT) {
       this.stats.rxDropped++;
       return;
     }
-    this.queue.push(pkt);
+    const frame = this.waiting.alloc(pkt.frame.length, NET_IP_ALIGN);
+    frame.set(pkt.frame);
+    this.queue.push({ ...pkt, frame });
   }
 
   /** Fills the requests one packet needs; false when not all are posted (rx req_event is armed then). */

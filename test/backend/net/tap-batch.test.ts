@@ -87,4 +87,8 @@ describe('batched tap I/O (native tapWriteGather, uringWriteGather, tapReadBatch
     expect(writev).to.deep.equal({ ringed: false, got: [110, 111, 113], dropped: 1, errs: [22] });
     if (process.env['VIFD_TEST_VERBOSE']) process.stderr.write(`io_uring: ${ring.ringed}\n`);
   });
+
+  it('lends received frames from its read buffer, a vnet tap\'s data at NET_IP_ALIGN modulo 8', () => {
+    expect(r['aligned']).to.deep.equal([[120, 2], [121, 2], [122, 2], [123, 2]]);
+  });
 });
