@@ -130,6 +130,13 @@ export abstract class XenDevice {
       this.xs.write(`${this.backendPath}/state`, String(S.Closing), tx);
     });
     this.log.info('unplug requested (online=0, state=Closing)');
+    // Our own write: taken as ours now, so the watch that follows finds nothing new to report.
+    if (this.backendState !== S.Closing) {
+      this.log.info(`backend state ${xenbusStateName(this.backendState)} -> Closing`);
+      this.backendState = S.Closing;
+      this.backendStateChanged();
+      this.bus.stateChanged(this, 'backend');
+    }
   }
 
   /** Walks legal single steps towards `target`; one log line per step, nothing if already there. */
