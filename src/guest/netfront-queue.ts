@@ -294,7 +294,9 @@ export class NetfrontQueue {
    */
   private txRoomFor(n: number, extra: boolean): boolean {
     if (this.txFits(n, extra)) return true;
-    this.txGc();
+    // No onTxSpace from here: a sender told of room in the middle of its own send would send
+    // again first, and its frames would leave out of order.
+    this.txGc(false);
     return this.usable && this.txFits(n, extra);
   }
 
@@ -501,7 +503,7 @@ export class NetfrontQueue {
   }
 
   /** xennet_tx_buf_gc */
-  private txGc(): void {
+  private txGc(announce = true): void {
     let more: boolean;
     const freeBefore = this.txFreeIds.length;
     do {
@@ -537,7 +539,7 @@ export class NetfrontQueue {
       // path collects answers itself, so a busy sender needs no interrupt at all.
       more = this.tx.finalCheckForResponses((wrapSub(this.tx.reqProdPvt, this.tx.rspCons) >>> 1) + 1);
     } while (more);
-    if (this.txFreeIds.length > freeBefore) this.hooks.onTxSpace?.();
+    if (announce && this.txFreeIds.length > freeBefore) this.hooks.onTxSpace?.();
   }
 
   /** xennet_poll: one pass over the responses present; true if more arrived meanwhile. */

@@ -200,6 +200,29 @@ describe('netfront against a QEMU-like backend', function () {
       expect(nf.send(frameOf(60))).to.equal(true);
     });
 
+    it('collects answered slots inside send() without telling onTxSpace, so its frame leaves first', async () => {
+      const order: number[] = [];
+      const front = nf;
+      front.onTxSpace = () => {
+        order.push(2);
+        front.send(frameOf(62));
+      };
+      peer.pauseTx = true;
+      while (nf.send(frameOf(60))) { /* fill the ring */ }
+      await Promise.resolve(); // the burst's push
+      peer.pauseTx = false;
+      peer.txPackets();
+      // The answers are on the ring, their event not yet delivered: this send collects them.
+      expect(nf.send(frameOf(61))).to.equal(true);
+      order.push(1);
+      expect(order).to.deep.equal([1]);
+      peer.txPackets();
+      await eventually(() => peer.received.some((r) => r.frame.length === 61), 'the frame');
+      const lengths = peer.received.map((r) => r.frame.length).filter((l) => l !== 60);
+      front.onTxSpace = null;
+      expect(lengths[0]).to.equal(61);
+    });
+
     it('refuses frames that do not fit one slot', () => {
       expect(() => nf.send(new Uint8Array(10))).to.throw(RangeError);
       expect(() => nf.send(new Uint8Array(4097))).to.throw(RangeError);
