@@ -8,9 +8,10 @@
 // requests on the rx port (xenvif_tx_interrupt / xenvif_rx_interrupt).
 //
 // Rx back-pressure (netback's rx_queue_max and stopped queues): frames the ring has no room for
-// wait in NetbackRx's queue; once RX_STOP_AT wait, the queue reports itself stopped and the vif
-// stops taking frames from its peer, until the frontend posts buffers (it notifies past
-// req_event, which NetbackRx arms when it runs dry) and the wait drains below RX_WAKE_AT.
+// wait in NetbackRx's queue; once RX_STOP_AT frames or RX_STOP_BYTES bytes wait, the queue
+// reports itself stopped and the vif stops taking frames from its peer, until the frontend posts
+// buffers (it notifies past req_event, which NetbackRx arms when it runs dry) and the wait drains
+// below half of both.
 // A frontend without feature-rx-notify never notifies for rx buffers, so a queue with frames
 // waiting looks at its ring every RX_POLL_MS instead (netback's 30 ms drain_timeout then).
 
@@ -30,6 +31,9 @@ import { type FatalHandler, NetbackTx, type TxDeliver, type TxZeroCopy } from '.
 /** Below NetbackRx's own bound (256), with room for a tap read batch (64) on top. */
 export const RX_STOP_AT = 128;
 export const RX_WAKE_AT = RX_STOP_AT / 2;
+/** Netback's rx_queue_max (XENVIF_RX_QUEUE_BYTES): half a ring of full pages. */
+export const RX_STOP_BYTES = 128 * 4096;
+export const RX_WAKE_BYTES = RX_STOP_BYTES / 2;
 export const RX_POLL_MS = 30;
 
 /** What a queue's datapath uses of the platform: grant copies and its ports' upcalls and sends. */
@@ -48,7 +52,7 @@ export interface QueueHooks {
   peerVnetHdr: boolean;
   /** What the frontend negotiated for frames towards it (multi-slot, GSO, partial checksums). */
   rxFeatures: RxFeatures;
-  /** The queue's rx wait fell below RX_WAKE_AT after it had stopped. */
+  /** The queue's rx wait fell below RX_WAKE_AT and RX_WAKE_BYTES after it had stopped. */
   rxWoken(): void;
   /** A tx sweep ended: what it delivered may go to the peer now. */
   txSwept(): void;
@@ -202,10 +206,11 @@ export class NetbackQueue {
   /** Stop/wake with hysteresis, and the poll a frontend without rx-notify needs. */
   private afterRx(): void {
     const waiting = this.rx.queued;
-    if (!this.stopped && waiting >= RX_STOP_AT) {
+    const bytes = this.rx.queuedBytes;
+    if (!this.stopped && (waiting >= RX_STOP_AT || bytes >= RX_STOP_BYTES)) {
       this.stopped = true;
-      this.hooks.log.debug(`queue ${this.id}: rx stopped (${waiting} frames wait for buffers)`);
-    } else if (this.stopped && waiting < RX_WAKE_AT) {
+      this.hooks.log.debug(`queue ${this.id}: rx stopped (${waiting} frames, ${bytes} bytes wait for buffers)`);
+    } else if (this.stopped && waiting < RX_WAKE_AT && bytes < RX_WAKE_BYTES) {
       this.stopped = false;
       this.hooks.log.debug(`queue ${this.id}: rx woken`);
       this.hooks.rxWoken();

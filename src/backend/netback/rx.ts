@@ -31,8 +31,13 @@ const EMPTY = new Uint8Array(0);
 const FIRST_SLOT_BYTES = PAGE_SIZE - NET_IP_ALIGN;
 /** With feature-sg: as many data slots as any netfront accepts (XEN_NETIF_NR_SLOTS_MIN). */
 const MAX_SG_FRAME = FIRST_SLOT_BYTES + (XEN_NETIF_NR_SLOTS_MIN - 1) * PAGE_SIZE;
-/** Frames held while the guest has no buffers posted, like QEMU's net queue. */
+/** Frames held while the guest has no buffers posted, like QEMU's net queue: so many at most... */
 const QUEUE_LIMIT = 256;
+/**
+ * ...and so many bytes: twice netback's rx_queue_max (the queue stops its peer at half of it,
+ * see queue.ts), room for the tap batch that was already read when it stopped.
+ */
+const QUEUE_BYTES_LIMIT = 1024 * 1024;
 
 interface RxPacket {
   frame: Uint8Array;
@@ -44,6 +49,8 @@ interface RxPacket {
 
 export class NetbackRx {
   private readonly queue: RxPacket[] = [];
+  /** The waiting frames' bytes. */
+  private bytes = 0;
   /** Where waiting frames are copied to. */
   private readonly waiting = new FrameSlab();
   private readonly rsp: RxResponse = { id: 0, offset: 0, flags: 0, status: 0 };
@@ -59,6 +66,10 @@ export class NetbackRx {
     private readonly log: Logger,
     private readonly features: RxFeatures = NO_RX_FEATURES,
   ) {}
+
+  get queuedBytes(): number {
+    return this.bytes;
+  }
 
   get queued(): number {
     return this.queue.length;
@@ -92,7 +103,7 @@ export class NetbackRx {
   private placeQueued(): boolean {
     let placed = false;
     while (this.queue.length > 0 && this.place(this.queue[0]!)) {
-      this.queue.shift();
+      this.bytes -= this.queue.shift()!.frame.length;
       placed = true;
     }
     return placed;
@@ -130,13 +141,14 @@ export class NetbackRx {
 
   /** Keeps a copy of the packet (its frame is only lent), placed as it will be in the guest's page. */
   private enqueue(pkt: RxPacket): void {
-    if (this.queue.length >= QUEUE_LIMIT) {
+    if (this.queue.length >= QUEUE_LIMIT || this.bytes + pkt.frame.length > QUEUE_BYTES_LIMIT) {
       this.stats.rxDropped++;
       return;
     }
     const frame = this.waiting.alloc(pkt.frame.length, NET_IP_ALIGN);
     frame.set(pkt.frame);
     this.queue.push({ ...pkt, frame });
+    this.bytes += frame.length;
   }
 
   /** Fills the requests one packet needs; false when not all are posted (rx req_event is armed then). */
