@@ -13,6 +13,8 @@
 //   tcp_gbps_4flows              four socat flows at once → the guest, one queue (the baseline for _mq)
 //   tcp_gbps_mq                  the same four flows with the guest connected on two queues
 //   tcp_gbps_mq_from_guest       four flows the guest sends, two queues
+//   tcp_gbps_veth                the kernel alone: the same socat over a veth pair to another
+//                                namespace (same run), and the _gso figures as ratios to it
 //   *_thread                     the same figures with -datapath thread=on: the vif's rings and
 //                                tap I/O on the datapath thread, the guest on the main thread
 // Only the _gso figures have the guest's netfront offer GSO; the others stay comparable without.
@@ -150,6 +152,35 @@ async function tcpOnFreshApp(dir: string, queues: number, flows: number, gso = f
   }
 }
 
+/**
+ * The kernel alone, for reference: the same socat, the same bytes, between this namespace and
+ * another over a veth pair (both ends the kernel's TCP with its offloads, no datapath between).
+ */
+async function tcpVethBaseline(dir: string): Promise<number> {
+  const ns = `vifdv-${process.pid}`;
+  const file = join(dir, 'veth.bin');
+  writeFileSync(file, new Uint8Array(TCP_BYTES).fill(0x61));
+  execFileSync('ip', ['netns', 'add', ns]);
+  try {
+    execFileSync('ip', ['link', 'add', 'vbench0', 'type', 'veth', 'peer', 'name', 'vbench1', 'netns', ns]);
+    execFileSync('ip', ['addr', 'add', '10.250.0.1/24', 'dev', 'vbench0']);
+    execFileSync('ip', ['link', 'set', 'vbench0', 'up']);
+    for (const args of [['addr', 'add', '10.250.0.2/24', 'dev', 'vbench1'], ['link', 'set', 'vbench1', 'up'], ['link', 'set', 'lo', 'up']]) {
+      execFileSync('ip', ['-n', ns, ...args]);
+    }
+    const sink = execFile('ip', ['netns', 'exec', ns, 'socat', ...SOCAT_BLOCK, '-u', 'TCP-LISTEN:5009,reuseaddr', 'OPEN:/dev/null']);
+    const done = new Promise((r) => sink.once('exit', r));
+    await new Promise((r) => setTimeout(r, 300));
+    const t0 = performance.now();
+    await promisify(execFile)('socat', [...SOCAT_BLOCK, '-u', `FILE:${file}`, 'TCP:10.250.0.2:5009']);
+    await done;
+    return +((TCP_BYTES * 8) / ((performance.now() - t0) / 1000) / 1e9).toFixed(3);
+  } finally {
+    // Deleting the namespace deletes the pair with it.
+    execFileSync('ip', ['netns', 'del', ns]);
+  }
+}
+
 /** Frames/s of the C write() loop; `vnet`: its tap opened as vifd's are, a zero virtio_net_hdr per frame. */
 function cBaseline(bytes: number, vnet: boolean): number {
   const src = resolve('bench/c/tap-writer.c');
@@ -199,6 +230,7 @@ async function inner(): Promise<void> {
 
   // vifd's taps carry a virtio_net_hdr (IFF_VNET_HDR): the ratios compare with a C loop writing
   // to a tap opened the same way; the plain tap's figures are printed beside them.
+  const veth = await tcpVethBaseline(dir);
   const c64 = cBaseline(64, true);
   const c1514 = cBaseline(1514, true);
   const c64Plain = cBaseline(64, false);
@@ -225,6 +257,9 @@ async function inner(): Promise<void> {
     tcp_gbps_4flows: tcp4.toGuest,
     tcp_gbps_mq: tcpMq.toGuest,
     tcp_gbps_mq_from_guest: tcpMq.fromGuest,
+    tcp_gbps_veth: veth,
+    tcp_gso_ratio_vs_veth: +(tcpGso.toGuest / veth).toFixed(3),
+    tcp_gso_from_guest_ratio_vs_veth: +(tcpGso.fromGuest / veth).toFixed(3),
     ring_pps_64_thread: ring64T,
     ring_pps_1500_thread: ring1500T,
     tap_pps_64_thread: tap64T,
