@@ -19,6 +19,15 @@ import type { CaptureInfo, DatapathStart, VifDatapathControl } from './vif-datap
 /** A control call waits this long for the worker, which answers between sweeps. */
 const CALL_TIMEOUT_MS = 5000;
 
+/** The thread has ended (stopped, or failed): its vifs' datapaths are gone with it. */
+export class DatapathThreadGone extends Error {
+  readonly code = 'EPIPE';
+  constructor(name: string, why: string) {
+    super(`datapath thread ${name} ${why}`);
+    this.name = 'DatapathThreadGone';
+  }
+}
+
 export interface ThreadedVifOptions {
   name: string;
   backend: number;
@@ -101,7 +110,7 @@ export class DatapathThread {
 
   /** @internal */
   call(op: string, args: unknown): unknown {
-    if (this.exited) throw new Error(`datapath thread ${this.name} ${this.exited}`);
+    if (this.exited) throw new DatapathThreadGone(this.name, this.exited);
     return this.caller.call(op, args, CALL_TIMEOUT_MS);
   }
 
@@ -172,23 +181,37 @@ export class ThreadedVifDatapath implements VifDatapathControl {
   }
 
   stop(): void {
-    this.thread.call('stop', { vif: this.vif });
+    this.settle('stop', { vif: this.vif });
   }
 
   kick(): void {
-    this.thread.call('kick', { vif: this.vif });
+    this.settle('kick', { vif: this.vif });
   }
 
   ringInfo(): QueueInfo[] | null {
-    return this.thread.call('ringInfo', { vif: this.vif }) as QueueInfo[] | null;
+    return this.settle('ringInfo', { vif: this.vif }) as QueueInfo[] | null ?? null;
   }
 
   setLink(up: boolean): void {
-    this.thread.call('setLink', { vif: this.vif, up });
+    this.settle('setLink', { vif: this.vif, up });
   }
 
   setConnected(connected: boolean): void {
-    this.thread.call('setConnected', { vif: this.vif, connected });
+    this.settle('setConnected', { vif: this.vif, connected });
+  }
+
+  /**
+   * A call that must not fail the control side when the thread is gone: the datapath went with
+   * it (its rings are no longer serviced), and the device must still be able to disconnect,
+   * unplug and answer queries. Anything else the worker throws is thrown.
+   */
+  private settle(op: string, args: unknown): unknown {
+    try {
+      return this.thread.call(op, args);
+    } catch (err) {
+      if (err instanceof DatapathThreadGone) return undefined;
+      throw err;
+    }
   }
 
   startCapture(path: string, snaplen?: number): void {
@@ -196,11 +219,11 @@ export class ThreadedVifDatapath implements VifDatapathControl {
   }
 
   stopCapture(): number | null {
-    return this.thread.call('stopCapture', { vif: this.vif }) as number | null;
+    return this.settle('stopCapture', { vif: this.vif }) as number | null ?? null;
   }
 
   captureInfo(): CaptureInfo | null {
-    return this.thread.call('captureInfo', { vif: this.vif }) as CaptureInfo | null;
+    return this.settle('captureInfo', { vif: this.vif }) as CaptureInfo | null ?? null;
   }
 
   close(): void {
@@ -208,7 +231,7 @@ export class ThreadedVifDatapath implements VifDatapathControl {
     this.closed = true;
     this.thread.forget(this.vif);
     try {
-      this.thread.call('destroy', { vif: this.vif });
+      this.settle('destroy', { vif: this.vif });
     } finally {
       // The worker has let go of the fd (or is gone): the tap reads and writes here again.
       this.opts.peer?.reclaimIo?.();
