@@ -8,6 +8,7 @@ import { expect } from 'chai';
 import { decodeEthernet, decodeIpv4, IPPROTO_TCP, parseIpv4, parseMac, type Ipv4 } from '../../src/guest/packet.js';
 import { NetStack, type LinkSendOptions, type StackLink, vifAddress } from '../../src/guest/stack.js';
 import type { TcpEndpoint } from '../../src/guest/tcp-endpoint.js';
+import type { Segment } from '../../src/guest/tcp-segment.js';
 import { GuestTransport, l4Checksum } from '../../src/guest/transport.js';
 
 export const FIN = 0x01;
@@ -21,19 +22,10 @@ export const HOST_MAC = parseMac('fe:ff:ff:ff:ff:ff')!;
 export const HOST_IP: Ipv4 = parseIpv4('10.7.0.1')!;
 export const GUEST_IP: Ipv4 = parseIpv4('10.7.0.2')!;
 
-export interface SentSegment {
-  srcPort: number;
-  dstPort: number;
-  seq: number;
-  ack: number;
-  flags: number;
-  window: number;
-  mss: number | null;
-  wscale: number | null;
-  sackPermitted: boolean;
+/** A segment the guest sent, as decoded, with how the link was asked to send it. */
+export interface SentSegment extends Omit<Segment, 'sack'> {
   /** [start, end) pairs in the order the segment lists them. */
   sack: Array<[number, number]>;
-  payload: Uint8Array;
   link: LinkSendOptions | undefined;
 }
 
