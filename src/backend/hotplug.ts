@@ -44,8 +44,19 @@ export interface HotplugOutcome {
   reason: string;
 }
 
+const ETXTBSY_TRIES = 5;
+
 /** Runs the script and reports how it ended; never rejects. */
-export function runHotplugScript(run: HotplugRun): Promise<HotplugOutcome> {
+export async function runHotplugScript(run: HotplugRun): Promise<HotplugOutcome> {
+  // "Text file busy" passes: a script just written may still be open in a child being forked.
+  for (let attempt = 1; ; attempt++) {
+    const outcome = await runOnce(run);
+    if (!outcome.reason.includes('ETXTBSY') || attempt === ETXTBSY_TRIES) return outcome;
+    await new Promise((r) => setTimeout(r, 20 * attempt));
+  }
+}
+
+function runOnce(run: HotplugRun): Promise<HotplugOutcome> {
   return new Promise((resolve) => {
     let stderr = '';
     let settled = false;
@@ -55,11 +66,17 @@ export function runHotplugScript(run: HotplugRun): Promise<HotplugOutcome> {
       clearTimeout(timer);
       resolve(outcome);
     };
-    const child = spawn(run.script, [run.action], {
-      env: { ...process.env, ...run.env }, stdio: ['ignore', 'ignore', 'pipe'],
-    });
+    let child: ReturnType<typeof spawn>;
+    try {
+      // Node throws here, rather than emitting 'error', for some failures (a path it refuses,
+      // an errno it does not expect, such as ETXTBSY for a script still open for writing).
+      child = spawn(run.script, [run.action], { env: { ...process.env, ...run.env }, stdio: ['ignore', 'ignore', 'pipe'] });
+    } catch (err) {
+      resolve({ ok: false, reason: `${run.script} ${run.action} could not be run: ${(err as Error).message}` });
+      return;
+    }
     const timer = setTimeout(() => child.kill('SIGKILL'), run.timeoutMs ?? HOTPLUG_TIMEOUT_MS);
-    child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr = (stderr + d).slice(-STDERR_KEEP); });
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => { stderr = (stderr + d).slice(-STDERR_KEEP); });
     child.on('error', (err) => done({ ok: false, reason: `${run.script} ${run.action} could not be run: ${err.message}` }));
     child.on('close', (code, signal) => {
       if (code === 0) return done({ ok: true, reason: '' });

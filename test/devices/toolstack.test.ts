@@ -6,7 +6,7 @@ import { expect } from 'chai';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setLogSink } from '../../src/common/log.js';
+import { logLevel, setLogLevel, setLogSink, type LogLevel } from '../../src/common/log.js';
 import { withTransaction, type XsConnection } from '../../src/xen/xenstore/index.js';
 import { startApp, type TestApp } from '../helpers/app.js';
 import { eventually, QmpTestClient } from '../helpers/qmp-client.js';
@@ -41,8 +41,12 @@ describe('toolstack-created xen-net-devices', function () {
     return path;
   }
 
+  let levelBefore: LogLevel;
+
   beforeEach(async () => {
     dir = mkdtempSync(join(tmpdir(), 'vifd-toolstack-'));
+    levelBefore = logLevel();
+    setLogLevel('info');
     setLogSink((line) => logs.push(line));
     t = await startApp(['-xenstore', `socket=${join(dir, 'xs.sock')}`]);
     qmp = await QmpTestClient.connect(t.qmpPath);
@@ -50,11 +54,14 @@ describe('toolstack-created xen-net-devices', function () {
     toolstack = t.app.platform.xenstore.connect(0);
   });
 
-  afterEach(async () => {
+  afterEach(async function () {
+    // A failure is explained by what vifd said meanwhile (the script's outcome, state changes).
+    if (this.currentTest?.state === 'failed') process.stderr.write(`vifd's log during the test:\n${logs.join('\n')}\n`);
     toolstack.close();
     qmp.close();
     await t.stop();
     setLogSink((line) => process.stderr.write(line + '\n'));
+    setLogLevel(levelBefore);
     logs.length = 0;
     rmSync(dir, { recursive: true, force: true });
   });
