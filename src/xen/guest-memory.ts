@@ -1,8 +1,11 @@
-// A domain's pseudo-physical memory: 4 KiB pages addressed by GFN, in one SharedArrayBuffer
-// reserved at the domain's maximum size, so a datapath thread sees the same bytes through
-// attach(). The reservation costs address space only: a page becomes resident when touched.
-// How many frames exist (the allocation watermark) lives in shared memory too, so another
-// thread's grant checks ask the same question the owner does.
+// A domain's pseudo-physical memory: 4 KiB pages addressed by GFN, in one growable
+// SharedArrayBuffer whose maximum is the domain's size, so a datapath thread sees the same
+// bytes through attach(). The maximum is only reserved address space; the buffer grows (is
+// committed) as pages are handed out. A fixed buffer of the whole size would be charged to the
+// system's commit at once: a few hundred domains' worth, as a long test run leaves for the
+// garbage collector, and fork() fails with ENOMEM. How many frames exist (the allocation
+// watermark) lives in shared memory too, so another thread's grant checks ask the same
+// question the owner does.
 
 import { PAGE_SIZE } from '../protocol/ring.js';
 import { XenError } from './errors.js';
@@ -12,6 +15,8 @@ import { XenError } from './errors.js';
  * at a time, six times faster for a page.
  */
 const ZERO_PAGE = new Uint8Array(PAGE_SIZE);
+/** The buffer grows by this many pages at a time (1 MiB). */
+const GROW_PAGES = 256;
 
 /** What another thread needs to see a domain's memory: structured-cloneable, buffers shared. */
 export interface SharedGuestMemory {
@@ -32,7 +37,7 @@ export class GuestMemory {
 
   /** `maxPages` bounds what one domain can take, like a domain's memory size. */
   constructor(readonly domid: number, readonly maxPages = 64 * 1024, shared?: SharedGuestMemory) {
-    this.pages = shared?.pages ?? new SharedArrayBuffer(maxPages * PAGE_SIZE);
+    this.pages = shared?.pages ?? new SharedArrayBuffer(0, { maxByteLength: maxPages * PAGE_SIZE });
     this.watermark = new Int32Array(shared?.watermark ?? new SharedArrayBuffer(4));
   }
 
@@ -70,6 +75,9 @@ export class GuestMemory {
     const gfn = this.next;
     if (gfn >= this.maxPages) {
       throw new XenError('ENOMEM', `domain ${this.domid}: out of guest memory (${this.maxPages} pages)`);
+    }
+    if ((gfn + 1) * PAGE_SIZE > this.pages.byteLength) {
+      this.pages.grow(Math.min(this.maxPages, gfn + GROW_PAGES) * PAGE_SIZE);
     }
     // Published after the page exists: a thread that sees the frame can use it.
     Atomics.store(this.watermark, 0, gfn + 1);
