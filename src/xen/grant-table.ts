@@ -169,7 +169,7 @@ export class GrantTable {
    * (netback's zero-copy tx on the guest's own thread): a copy made by the kernel, not here.
    */
   readableAt(grantee: number, ref: number, offset: number, len: number): number {
-    if (!(offset >= 0 && len >= 0 && offset + len <= PAGE_SIZE)) return GNTST.bad_copy_arg;
+    if (!spanFitsPage(offset, len)) return GNTST.bad_copy_arg;
     const frame = this.check(grantee, ref, false);
     return frame < 0 ? frame : frame * PAGE_SIZE + offset;
   }
@@ -251,7 +251,12 @@ function sameAlignment(page: Uint8Array, offset: number, local: Uint8Array, loca
 
 /** A copy stays inside its page and inside the local buffer; negative values never pass. */
 function copyArgsFit(offset: number, len: number, localOffset: number, local: Uint8Array): boolean {
-  return offset >= 0 && len >= 0 && localOffset >= 0 && offset + len <= PAGE_SIZE && localOffset + len <= local.length;
+  return spanFitsPage(offset, len) && localOffset >= 0 && localOffset + len <= local.length;
+}
+
+/** `len` bytes at `offset` lie inside one page; negative values never pass. */
+function spanFitsPage(offset: number, len: number): boolean {
+  return offset >= 0 && len >= 0 && offset + len <= PAGE_SIZE;
 }
 
 /**
