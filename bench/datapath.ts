@@ -92,6 +92,14 @@ async function blast(vif: { backend: XenNetDevice; send: (f: Uint8Array) => bool
   return Math.round((vif.backend.stats.txPackets - before) / ((performance.now() - t0) / 1000));
 }
 
+/** Plugs vif `id` and blasts it with frames of each size in turn: frames/s for each, and its devid. */
+async function blastSizes(app: VifdApp, id: string, sizes: number[]): Promise<{ rates: number[]; devid: number }> {
+  const vif = await plug(app, id);
+  const rates: number[] = [];
+  for (const bytes of sizes) rates.push(await blast(vif, bytes));
+  return { rates, devid: vif.backend.address.devid };
+}
+
 const TCP_BYTES = Number(process.env['DATAPATH_TCP_BYTES'] ?? 64 * 1024 * 1024);
 /**
  * socat moves 8 KiB per read and write by default: on this kind of machine the namespace's end
@@ -196,9 +204,7 @@ function cBaseline(bytes: number, vnet: boolean): number {
 async function inner(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'vifd-datapath-'));
   const ring = await startApp(dir, false);
-  const rvif = await plug(ring, 'ring0');
-  const ring64 = await blast(rvif, 64);
-  const ring1500 = await blast(rvif, 1500);
+  const [ring64, ring1500] = (await blastSizes(ring, 'ring0', [64, 1500])).rates;
 
   const rssBefore = process.memoryUsage().rss;
   for (let i = 1; i <= RSS_VIFS; i++) await plug(ring, `rss${i}`);
@@ -206,10 +212,9 @@ async function inner(): Promise<void> {
   ring.shutdown('host-signal');
 
   const tapApp = await startApp(dir, true);
-  const tvif = await plug(tapApp, 'tap0');
-  const tap64 = await blast(tvif, 64);
-  const tap1514 = await blast(tvif, 1514);
-  const tcpGbps = await tcp(tapApp, dir, tvif.backend.address.devid);
+  const tapped = await blastSizes(tapApp, 'tap0', [64, 1514]);
+  const [tap64, tap1514] = tapped.rates;
+  const tcpGbps = await tcp(tapApp, dir, tapped.devid);
   tapApp.shutdown('host-signal');
 
   const tcp4 = await tcpOnFreshApp(dir, 1, 4);
@@ -217,14 +222,10 @@ async function inner(): Promise<void> {
   const tcpGso = await tcpOnFreshApp(dir, 1, 1, true);
 
   const ringT = await startApp(dir, false, 1, false, true);
-  const rvifT = await plug(ringT, 'ringT');
-  const ring64T = await blast(rvifT, 64);
-  const ring1500T = await blast(rvifT, 1500);
+  const [ring64T, ring1500T] = (await blastSizes(ringT, 'ringT', [64, 1500])).rates;
   ringT.shutdown('host-signal');
   const tapT = await startApp(dir, true, 1, false, true);
-  const tvifT = await plug(tapT, 'tapT');
-  const tap64T = await blast(tvifT, 64);
-  const tap1514T = await blast(tvifT, 1514);
+  const [tap64T, tap1514T] = (await blastSizes(tapT, 'tapT', [64, 1514])).rates;
   tapT.shutdown('host-signal');
   const tcpGsoT = await tcpOnFreshApp(dir, 1, 1, true, true);
 
