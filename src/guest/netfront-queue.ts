@@ -26,6 +26,7 @@ import {
   XEN_NETIF_GSO_TYPE_TCPV6, XEN_NETIF_MAX_TX_SIZE, XEN_NETIF_NR_SLOTS_MIN, NETTXF_extra_info, NETTXF_more_data,
   readRxResponse, readTxResponseInto, writeGsoExtra, writeRxRequest, writeTxRequest, type TxRequest, type TxResponse,
 } from '../protocol/netif.js';
+import { FrameArena } from '../common/frame-arena.js';
 import { FrameSlab } from '../common/frame-slab.js';
 import type { Domain } from '../xen/domain.js';
 import type { EventChannels } from '../xen/event-channel.js';
@@ -110,6 +111,7 @@ export interface Leftover {
 }
 
 export interface QueueHooks {
+  /** Received frames, lent for the call: a receiver that keeps one copies it. */
   onFrames(frames: Array<{ frame: Uint8Array; info: RxInfo }>): void;
   /** Tx responses freed slots: a sender that found the ring full may try again. */
   onTxSpace?(): void;
@@ -128,6 +130,8 @@ interface TxSlot {
 
 /** Which rings an upcall services: both on a shared port, one on a split one. */
 type Rings = 'both' | 'tx' | 'rx';
+
+const EMPTY_FRAME: Uint8Array = new Uint8Array(0);
 
 interface RxBuf {
   gfn: number;
@@ -187,8 +191,17 @@ export class NetfrontQueue {
   private readonly txStuck: Leftover[] = [];
   private readonly rxSlots: Array<RxBuf | null> = new Array(NET_RX_RING_SIZE).fill(null);
   private readonly rxAll = new Set<RxBuf>();
-  /** Where received frames are copied to: carved from slabs, placed as the bytes were in their page. */
+  /**
+   * Where received frames are copied to, placed as the bytes were in their page: lent from the
+   * arena for one delivery (a full ring's worth fits), from slabs when a delivery made from
+   * inside another one has used the arena up.
+   */
+  private readonly rxArena = new FrameArena(NET_RX_RING_SIZE * (PAGE_SIZE + 8));
   private readonly rxFrames = new FrameSlab();
+  /** onFrames is running: the frames it was handed are still lent, the arena is not reset. */
+  private delivering = false;
+  /** rxPacket's data buffers, reused from packet to packet. */
+  private readonly rxTaken: Array<{ buf: RxBuf; offset: number; size: number }> = [];
   private stopped = false;
   private yieldScheduled = false;
 
@@ -550,6 +563,8 @@ export class NetfrontQueue {
       this.markBroken(illegal);
       return false;
     }
+    // Nothing lent is outstanding unless this poll runs from inside a delivery.
+    if (!this.delivering) this.rxArena.reset();
     const frames: Array<{ frame: Uint8Array; info: RxInfo }> = [];
     const repost: RxBuf[] = [];
     let i = this.rx.rspCons;
@@ -576,8 +591,18 @@ export class NetfrontQueue {
     this.rx.rspCons = rp;
     for (const buf of repost) this.postRx(buf);
     if (this.rx.pushRequests()) this.notify(this.rxPort);
-    if (frames.length > 0) this.hooks.onFrames(frames);
+    if (frames.length > 0) this.deliver(frames);
     return this.usable && this.rx.finalCheckForResponses();
+  }
+
+  private deliver(frames: Array<{ frame: Uint8Array; info: RxInfo }>): void {
+    const outer = !this.delivering;
+    this.delivering = true;
+    try {
+      this.hooks.onFrames(frames);
+    } finally {
+      if (outer) this.delivering = false;
+    }
   }
 
   /**
@@ -617,7 +642,11 @@ export class NetfrontQueue {
     }
 
     const max = XEN_NETIF_NR_SLOTS_MIN + (first.status <= RX_COPY_THRESHOLD ? 1 : 0);
-    const chunks: Uint8Array[] = [];
+    // The data slots' buffers and where their bytes are, gathered first: the packet is then
+    // copied once, straight from the pages into one frame, before the buffers are re-granted.
+    const taken = this.rxTaken;
+    taken.length = 0;
+    let total = 0;
     let rsp = first;
     let buf = firstBuf;
     let slots = 1;
@@ -629,15 +658,13 @@ export class NetfrontQueue {
         error ??= `Bad rx response id ${rsp.id}`;
       } else {
         if (!this.domain.grants.endAccess(buf.gref)) {
-          // Still mapped: the buffer stays where teardown will find it (rxAll).
+          // Still mapped: the buffer stays where teardown will find it (rxAll); the ones taken
+          // before it go back to the ring.
+          this.recycleRx(taken, repost);
           return { kind: 'fatal', next: pos, reason: `Grant still in use by backend domain (rx gref ${buf.gref})` };
         }
-        const page = this.domain.memory.page(buf.gfn);
-        const chunk = this.rxFrames.alloc(rsp.status, rsp.offset);
-        chunk.set(new Uint8Array(page.buffer, page.byteOffset + rsp.offset, rsp.status));
-        chunks.push(chunk);
-        this.domain.grants.releaseRef(buf.gref);
-        if (this.regrantRx(buf)) repost.push(buf);
+        taken.push({ buf, offset: rsp.offset, size: rsp.status });
+        total += rsp.status;
       }
       if (!(rsp.flags & NETRXF_more_data)) break;
       if (((pos + 1) >>> 0) === rp) {
@@ -655,8 +682,21 @@ export class NetfrontQueue {
       if (gso.size === 0) error = 'GSO size must not be zero.';
       else if (gso.type !== XEN_NETIF_GSO_TYPE_TCPV4 && gso.type !== XEN_NETIF_GSO_TYPE_TCPV6) error = `Bad GSO type ${gso.type}.`;
     }
+    let frame = EMPTY_FRAME;
+    if (!error) {
+      // Placed as the first slot's bytes are in their page, so that each copy out of shared
+      // memory goes word by word (the backend fills the following pages from their start).
+      const skew = taken.length > 0 ? taken[0]!.offset : 0;
+      frame = this.rxArena.alloc(total, skew) ?? this.rxFrames.alloc(total, skew);
+      let at = 0;
+      for (const t of taken) {
+        const page = this.domain.memory.page(t.buf.gfn);
+        frame.set(new Uint8Array(page.buffer, page.byteOffset + t.offset, t.size), at);
+        at += t.size;
+      }
+    }
+    this.recycleRx(taken, repost);
     if (error) return { kind: 'error', next, reason: error };
-    const frame = chunks.length === 1 ? chunks[0]! : concat(chunks);
     const info: RxInfo = {
       csumBlank: (first.flags & NETRXF_csum_blank) !== 0,
       dataValidated: (first.flags & NETRXF_data_validated) !== 0,
@@ -664,6 +704,15 @@ export class NetfrontQueue {
     };
     if (gso) info.gso = gso;
     return { kind: 'frame', next, frame, info };
+  }
+
+  /** Buffers whose grant has ended, their bytes consumed: each re-granted and queued for reposting. */
+  private recycleRx(taken: Array<{ buf: RxBuf }>, repost: RxBuf[]): void {
+    for (const { buf } of taken) {
+      this.domain.grants.releaseRef(buf.gref);
+      if (this.regrantRx(buf)) repost.push(buf);
+    }
+    taken.length = 0;
   }
 
   private takeRx(pos: number): RxBuf | null {
@@ -782,14 +831,4 @@ export class NetfrontQueue {
     return { txRingRef: this.txRingRef, rxRingRef: this.rxRingRef, port: this.port, rxPort: this.rxPort,
       tx: ring(this.tx), rx: ring(this.rx) };
   }
-}
-
-function concat(chunks: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
-  }
-  return out;
 }

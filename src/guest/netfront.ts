@@ -123,6 +123,7 @@ export class Netfront {
   readonly nodename: string;
   readonly errorPath: string;
   readonly counters: NetfrontCounters = newCounters();
+  /** Each received frame, lent for the call: a handler that keeps it keeps a copy. */
   onFrame: ((frame: Uint8Array, info: RxInfo) => void) | null = null;
   /** The tx ring has room again after send() found it full (and maybe at other times). */
   onTxSpace: (() => void) | null = null;

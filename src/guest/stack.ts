@@ -151,7 +151,7 @@ export class NetStack {
     }), 'arp-request');
   }
 
-  /** One received frame. Never throws: whatever cannot be handled is counted. */
+  /** One received frame, lent for the call (what is kept is copied). Never throws: whatever cannot be handled is counted. */
   receive(frame: Uint8Array, opts: { checksumVerified?: boolean } = {}): void {
     if (this.closed) return;
     this.counters.framesIn++;

@@ -41,7 +41,7 @@ export class TcpEndpoint implements TcpConfig {
     for (const c of this.conns.values()) c.linkWritable();
   }
 
-  /** One TCP segment for our address (checksum already checked). */
+  /** One TCP segment for our address (checksum already checked), lent with the frame it came in. */
   receive(src: Ipv4, srcMac: Mac, bytes: Uint8Array): void {
     const seg = decodeSegment(bytes);
     if (!seg) return;
@@ -51,7 +51,7 @@ export class TcpEndpoint implements TcpConfig {
     conn?.abort();
     const accept = this.listeners.get(seg.dstPort);
     if (accept && (seg.flags & (SYN | ACK | RST)) === SYN) {
-      const c = new TcpConnection(this.stack, src, srcMac, seg.srcPort, seg.dstPort, seg, () => this.conns.delete(key), this);
+      const c = new TcpConnection(this.stack, src, Uint8Array.from(srcMac), seg.srcPort, seg.dstPort, seg, () => this.conns.delete(key), this);
       this.conns.set(key, c);
       accept(c);
       return;

@@ -102,7 +102,7 @@ export interface TcpConfig {
 export class TcpConnection {
   state: TcpState = 'SYN_RCVD';
   readonly stats: TcpStats = { bytesIn: 0, bytesOut: 0, segmentsIn: 0, segmentsOut: 0, retransmits: 0, outOfOrder: 0 };
-  /** In-order stream bytes as they arrive. */
+  /** In-order stream bytes as they arrive, lent for the call (they are the received frame's): copy to keep. */
   onData: ((data: Uint8Array) => void) | null = null;
   /** The peer sent FIN: no more data will come. */
   onEnd: (() => void) | null = null;

@@ -72,7 +72,8 @@ export class GuestTransport {
     }
     this.tcp = new TcpEndpoint(stack);
     this.tcp.listen(ECHO_PORT, (c) => {
-      c.onData = (d) => c.write(d);
+      // write() keeps what it is given; the data is only lent.
+      c.onData = (d) => c.write(d.slice());
       c.onEnd = () => c.end();
     });
     this.tcp.listen(DISCARD_PORT, (c) => {

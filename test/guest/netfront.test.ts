@@ -230,7 +230,7 @@ describe('netfront against a QEMU-like backend', function () {
 
     it('receives frames QEMU writes at offset 2 and reposts the buffer', async () => {
       const got: Uint8Array[] = [];
-      nf.onFrame = (f) => got.push(f);
+      nf.onFrame = (f) => got.push(f.slice()); // lent for the call
       const frame = frameOf(1000, 0x5a);
       expect(peer.deliver(frame)).to.equal(true);
       await eventually(() => got.length === 1, 'frame delivered');
@@ -358,7 +358,7 @@ describe('netfront against a QEMU-like backend', function () {
 
     it('drops rx responses with a negative status or running past the page, and carries on', async () => {
       const got: Uint8Array[] = [];
-      nf.onFrame = (f) => got.push(f);
+      nf.onFrame = (f) => got.push(f.slice()); // lent for the call
       peer.rawRxResponse({ offset: 0, status: NETIF_RSP_ERROR });
       peer.rawRxResponse({ offset: 4000, status: 200 });
       peer.deliver(frameOf(60, 0x11));
@@ -373,7 +373,7 @@ describe('netfront against a QEMU-like backend', function () {
 
     it('accepts any offset the backend reports as long as it stays in the page', async () => {
       const got: Uint8Array[] = [];
-      nf.onFrame = (f) => got.push(f);
+      nf.onFrame = (f) => got.push(f.slice()); // lent for the call
       const frame = frameOf(96, 0x22);
       peer.rawRxResponse({ offset: 4000, status: 96, data: frame });
       await eventually(() => got.length === 1, 'frame');
@@ -396,7 +396,7 @@ describe('netfront against a QEMU-like backend', function () {
 
       it('joins a more_data chain into one frame', async () => {
         const got: Uint8Array[] = [];
-        nf.onFrame = (f) => got.push(f);
+        nf.onFrame = (f) => got.push(f.slice()); // lent for the call
         const whole = frameOf(5000, 0x33);
         peer.rawRxSlots([
           { offset: 0, status: 4096, flags: NETRXF_more_data, data: whole.subarray(0, 4096) },
@@ -459,7 +459,7 @@ describe('netfront against a QEMU-like backend', function () {
       peer.rawTxResponse(9);
       await eventually(() => nf.broken !== null, 'broken');
       const got: Uint8Array[] = [];
-      nf.onFrame = (f) => got.push(f);
+      nf.onFrame = (f) => got.push(f.slice()); // lent for the call
       peer.deliver(frameOf(60));
       await new Promise((res) => setTimeout(res, 20));
       expect(got).to.have.length(0);
