@@ -8,8 +8,9 @@
 // TX: a frame is copied into pages owned by its tx ids (one per slot, chained by more_data with
 // the backend's feature-sg; a GSO frame's extra-info slot right after the first), granted
 // read-only, and each grant is ended when its response arrives; a grant the backend still has
-// mapped then means the backend is broken. RX: every ring slot holds one zeroed page granted
-// writable; a response's slot position (not its id) names the buffer, as in Linux; multi-slot
+// mapped then means the backend is broken. RX: every ring slot holds one page granted writable
+// (zeroed when first posted; reposted as it is, since only the backend ever wrote into it, as
+// Linux's page pool recycles rx pages); a response's slot position (not its id) names the buffer, as in Linux; multi-slot
 // packets and their extras pass xennet_get_responses()'s checks or are dropped.
 //
 // Every response is copied out of the shared page once (XSA-155) and the producer index is read
@@ -607,7 +608,7 @@ export class NetfrontQueue {
 
   /**
    * xennet_get_responses (+ get_extras): one packet starting at position `cons`. Buffers the
-   * backend never wrote into are reposted as they are; the others are re-granted zeroed.
+   * backend never wrote into are reposted as they are; the others under a new grant.
    */
   private rxPacket(cons: number, rp: number, repost: RxBuf[]):
     | { kind: 'fatal'; next: number; reason: string }
@@ -722,9 +723,8 @@ export class NetfrontQueue {
     return buf;
   }
 
-  /** A fresh zeroed buffer under a new grant (Linux hands the backend a new page, never a used one). */
+  /** The buffer under a new grant. */
   private regrantRx(buf: RxBuf): boolean {
-    this.domain.memory.zero(buf.gfn);
     try {
       buf.gref = this.domain.grants.grantAccess(this.backendId, buf.gfn, false);
       return true;
