@@ -10,8 +10,11 @@
 // read-only, and each grant is ended when its response arrives; a grant the backend still has
 // mapped then means the backend is broken. RX: every ring slot holds one page granted writable
 // (zeroed when first posted; reposted as it is, since only the backend ever wrote into it, as
-// Linux's page pool recycles rx pages); a response's slot position (not its id) names the buffer, as in Linux; multi-slot
-// packets and their extras pass xennet_get_responses()'s checks or are dropped.
+// Linux's page pool recycles rx pages); a response's slot position (not its id) names the
+// buffer, as in Linux; multi-slot packets and their extras pass xennet_get_responses()'s checks
+// or are dropped. The ring's pages are consecutive frames, each reposted to its own slot, so a
+// packet in slots in a row is one run of guest memory and is lent to the stack where it lies;
+// the pages go back to the backend once the batch is delivered.
 //
 // Every response is copied out of the shared page once (XSA-155) and the producer index is read
 // once per batch. Requests are pushed once per burst, as Linux does with xmit_more: frames sent
@@ -203,6 +206,10 @@ export class NetfrontQueue {
   private delivering = false;
   /** rxPacket's data buffers, reused from packet to packet. */
   private readonly rxTaken: Array<{ buf: RxBuf; offset: number; size: number }> = [];
+  /** rxPacket's data slots' buffers in ring order, and whether each one's grant was ended. */
+  private readonly rxUsed: Array<{ buf: RxBuf; ended: boolean }> = [];
+  /** inPlace() ended the grant of the packet's extra slot to move the first slot's bytes into it. */
+  private rxExtraEnded = false;
   private stopped = false;
   private yieldScheduled = false;
 
@@ -590,9 +597,11 @@ export class NetfrontQueue {
       }
     }
     this.rx.rspCons = rp;
+    // Frames may be the pages themselves: the backend gets them back once they are delivered.
+    if (frames.length > 0) this.deliver(frames);
+    if (!this.usable) return false;
     for (const buf of repost) this.postRx(buf);
     if (this.rx.pushRequests()) this.notify(this.rxPort);
-    if (frames.length > 0) this.deliver(frames);
     return this.usable && this.rx.finalCheckForResponses();
   }
 
@@ -607,8 +616,9 @@ export class NetfrontQueue {
   }
 
   /**
-   * xennet_get_responses (+ get_extras): one packet starting at position `cons`. Buffers the
-   * backend never wrote into are reposted as they are; the others under a new grant.
+   * xennet_get_responses (+ get_extras): one packet starting at position `cons`. Every buffer
+   * the packet consumed goes to `repost` in ring order (so each page keeps its ring slot):
+   * as it is if the backend never wrote into it, else under a new grant.
    */
   private rxPacket(cons: number, rp: number, repost: RxBuf[]):
     | { kind: 'fatal'; next: number; reason: string }
@@ -616,10 +626,14 @@ export class NetfrontQueue {
     | { kind: 'frame'; next: number; frame: Uint8Array; info: RxInfo } {
     const view = this.rx.sring.view;
     const first = readRxResponse(view, this.rx.sring.slotOffset(cons));
+    const used = this.rxUsed;
+    used.length = 0;
     const firstBuf = this.takeRx(cons);
     let pos = cons;
     let error: string | undefined;
     let gso: RxInfo['gso'];
+    // The extra slots' buffers, in ring order after the first data slot's.
+    const extras: RxBuf[] = [];
 
     if (first.flags & NETRXF_extra_info) {
       let more = true;
@@ -635,7 +649,7 @@ export class NetfrontQueue {
         const gsoSize = view.getUint16(at + 2, true);
         const gsoType = view.getUint8(at + 4);
         const buf = this.takeRx(pos);
-        if (buf) repost.push(buf);
+        if (buf) extras.push(buf);
         if (type === 0 || type >= XEN_NETIF_EXTRA_TYPE_MAX) error ??= `Invalid extra type: ${type}`;
         else if (type === XEN_NETIF_EXTRA_TYPE_GSO) gso = { size: gsoSize, type: gsoType };
         more = (flags & XEN_NETIF_EXTRA_FLAG_MORE) !== 0;
@@ -643,8 +657,7 @@ export class NetfrontQueue {
     }
 
     const max = XEN_NETIF_NR_SLOTS_MIN + (first.status <= RX_COPY_THRESHOLD ? 1 : 0);
-    // The data slots' buffers and where their bytes are, gathered first: the packet is then
-    // copied once, straight from the pages into one frame, before the buffers are re-granted.
+    // The data slots' buffers and where their bytes are, gathered before the frame is made.
     const taken = this.rxTaken;
     taken.length = 0;
     let total = 0;
@@ -654,16 +667,17 @@ export class NetfrontQueue {
     for (;;) {
       if (rsp.status < 0 || rsp.offset + rsp.status > PAGE_SIZE) {
         error ??= `rx->offset: ${rsp.offset}, size: ${rsp.status}`;
-        if (buf) repost.push(buf);
+        if (buf) used.push({ buf, ended: false });
       } else if (!buf) {
         error ??= `Bad rx response id ${rsp.id}`;
       } else {
         if (!this.domain.grants.endAccess(buf.gref)) {
           // Still mapped: the buffer stays where teardown will find it (rxAll); the ones taken
           // before it go back to the ring.
-          this.recycleRx(taken, repost);
+          this.recycleRx(used, extras, repost);
           return { kind: 'fatal', next: pos, reason: `Grant still in use by backend domain (rx gref ${buf.gref})` };
         }
+        used.push({ buf, ended: true });
         taken.push({ buf, offset: rsp.offset, size: rsp.status });
         total += rsp.status;
       }
@@ -684,19 +698,8 @@ export class NetfrontQueue {
       else if (gso.type !== XEN_NETIF_GSO_TYPE_TCPV4 && gso.type !== XEN_NETIF_GSO_TYPE_TCPV6) error = `Bad GSO type ${gso.type}.`;
     }
     let frame = EMPTY_FRAME;
-    if (!error) {
-      // Placed as the first slot's bytes are in their page, so that each copy out of shared
-      // memory goes word by word (the backend fills the following pages from their start).
-      const skew = taken.length > 0 ? taken[0]!.offset : 0;
-      frame = this.rxArena.alloc(total, skew) ?? this.rxFrames.alloc(total, skew);
-      let at = 0;
-      for (const t of taken) {
-        const page = this.domain.memory.page(t.buf.gfn);
-        frame.set(new Uint8Array(page.buffer, page.byteOffset + t.offset, t.size), at);
-        at += t.size;
-      }
-    }
-    this.recycleRx(taken, repost);
+    if (!error) frame = this.inPlace(taken, extras, total) ?? this.copied(taken, total);
+    this.recycleRx(used, extras, repost);
     if (error) return { kind: 'error', next, reason: error };
     const info: RxInfo = {
       csumBlank: (first.flags & NETRXF_csum_blank) !== 0,
@@ -707,13 +710,70 @@ export class NetfrontQueue {
     return { kind: 'frame', next, frame, info };
   }
 
-  /** Buffers whose grant has ended, their bytes consumed: each re-granted and queued for reposting. */
-  private recycleRx(taken: Array<{ buf: RxBuf }>, repost: RxBuf[]): void {
-    for (const { buf } of taken) {
+  /**
+   * The packet as it lies in guest memory, lent without a copy (as Linux's netfront hands its
+   * rx pages to the stack): when its data pages are consecutive frames, filled back to back.
+   * A GSO packet's extra slot sits between the first two data slots; when its page lies
+   * between theirs too, its grant is ended and the first slot's bytes (a page at most) move
+   * into it. Null when the packet does not lie so: it is copied then.
+   */
+  private inPlace(taken: Array<{ buf: RxBuf; offset: number; size: number }>, extras: RxBuf[], total: number): Uint8Array | null {
+    if (taken.length === 0) return null;
+    const head = taken[0]!;
+    let start = head.buf.gfn;
+    let gap = 0;
+    if (taken.length > 1 && extras.length === 1 && extras[0]!.gfn === start + 1 && taken[1]!.buf.gfn === start + 2) gap = 1;
+    else if (extras.length > 0 && taken.length > 1) return null;
+    for (let i = 0; i < taken.length; i++) {
+      const t = taken[i]!;
+      if (i > 0 && (t.offset !== 0 || t.buf.gfn !== start + gap + i)) return null;
+      if (i < taken.length - 1 && t.offset + t.size !== PAGE_SIZE) return null;
+    }
+    const bytes = this.domain.memory.bytes;
+    if (gap === 1) {
+      const extra = extras[0]!;
+      if (!this.domain.grants.endAccess(extra.gref)) return null;
+      this.rxExtraEnded = true;
+      const from = start * PAGE_SIZE + head.offset;
+      bytes.copyWithin(from + PAGE_SIZE, from, from + head.size);
+      start++;
+    }
+    return new Uint8Array(bytes.buffer, start * PAGE_SIZE + head.offset, total);
+  }
+
+  /** The packet copied out of its pages into one frame from the arena (or a slab). */
+  private copied(taken: Array<{ buf: RxBuf; offset: number; size: number }>, total: number): Uint8Array {
+    // Placed as the first slot's bytes are in their page, so that each copy out of shared
+    // memory goes word by word (the backend fills the following pages from their start).
+    const skew = taken.length > 0 ? taken[0]!.offset : 0;
+    const frame = this.rxArena.alloc(total, skew) ?? this.rxFrames.alloc(total, skew);
+    let at = 0;
+    for (const t of taken) {
+      const page = this.domain.memory.page(t.buf.gfn);
+      frame.set(new Uint8Array(page.buffer, page.byteOffset + t.offset, t.size), at);
+      at += t.size;
+    }
+    return frame;
+  }
+
+  /**
+   * A packet's buffers back to `repost` in ring order: the first data slot's, the extras', the
+   * other data slots'. Those whose grant was ended go under a new one.
+   */
+  private recycleRx(used: Array<{ buf: RxBuf; ended: boolean }>, extras: RxBuf[], repost: RxBuf[]): void {
+    const back = (buf: RxBuf, ended: boolean): void => {
+      if (!ended) {
+        repost.push(buf);
+        return;
+      }
       this.domain.grants.releaseRef(buf.gref);
       if (this.regrantRx(buf)) repost.push(buf);
-    }
-    taken.length = 0;
+    };
+    if (used.length > 0) back(used[0]!.buf, used[0]!.ended);
+    for (const buf of extras) back(buf, this.rxExtraEnded);
+    for (let i = 1; i < used.length; i++) back(used[i]!.buf, used[i]!.ended);
+    this.rxExtraEnded = false;
+    used.length = 0;
   }
 
   private takeRx(pos: number): RxBuf | null {
@@ -745,15 +805,22 @@ export class NetfrontQueue {
     this.rx.reqProdPvt = (pos + 1) >>> 0;
   }
 
-  /** xennet_alloc_rx_buffers at connect: one zeroed, writable-granted page per slot. */
+  /**
+   * xennet_alloc_rx_buffers at connect: one zeroed, writable-granted page per slot, the slots'
+   * pages consecutive frames where memory allows, so that a packet filling slots in a row lies
+   * in guest memory as one run (see inPlace).
+   */
   private fillRx(): void {
-    while (wrapSub(this.rx.reqProdPvt, this.rx.rspCons) < this.rx.size) {
-      const gfn = this.domain.memory.allocPage();
+    const missing = this.rx.size - wrapSub(this.rx.reqProdPvt, this.rx.rspCons);
+    const run = missing > 0 ? this.domain.memory.allocRun(missing) : null;
+    for (let i = 0; i < missing; i++) {
+      const gfn = run !== null ? run + i : this.domain.memory.allocPage();
       let gref: number;
       try {
         gref = this.domain.grants.grantAccess(this.backendId, gfn, false);
       } catch (err) {
         this.domain.memory.freePage(gfn);
+        if (run !== null) for (let j = i + 1; j < missing; j++) this.domain.memory.freePage(run + j);
         throw err;
       }
       const buf = { gfn, gref };

@@ -87,6 +87,45 @@ export class GuestMemory {
     return gfn;
   }
 
+  /**
+   * `n` zeroed pages at consecutive frames (the first returned): a run of freed pages if there
+   * is one, else fresh ones; null when neither fits, and the caller takes pages one by one.
+   */
+  allocRun(n: number): number | null {
+    const reused = this.takeFreeRun(n);
+    if (reused !== null) {
+      for (let gfn = reused; gfn < reused + n; gfn++) this.pageView(gfn).set(ZERO_PAGE);
+      return reused;
+    }
+    const first = this.next;
+    if (n < 1 || first + n > this.maxPages) return null;
+    if ((first + n) * PAGE_SIZE > this.pages.byteLength) {
+      this.pages.grow(Math.min(this.maxPages, first + n + GROW_PAGES) * PAGE_SIZE);
+    }
+    Atomics.store(this.watermark, 0, first + n);
+    this.known = first + n;
+    for (let gfn = first; gfn < first + n; gfn++) this.makeView(gfn);
+    return first;
+  }
+
+  /** The lowest run of `n` consecutive freed frames, taken off the free list; null if there is none. */
+  private takeFreeRun(n: number): number | null {
+    if (n < 1 || this.free.length < n) return null;
+    const sorted = [...this.free].sort((a, b) => a - b);
+    let start = 0;
+    for (let i = 0; i < sorted.length; i++) {
+      if (i > 0 && sorted[i] !== sorted[i - 1]! + 1) start = i;
+      if (i - start + 1 < n) continue;
+      const first = sorted[start]!;
+      let kept = 0;
+      for (const gfn of this.free) if (gfn < first || gfn >= first + n) this.free[kept++] = gfn;
+      this.free.length = kept;
+      for (let gfn = first; gfn < first + n; gfn++) this.freeSet.delete(gfn);
+      return first;
+    }
+    return null;
+  }
+
   freePage(gfn: number): void {
     if (!this.isAllocated(gfn)) throw new XenError('EINVAL', `domain ${this.domid}: gfn ${gfn} is not allocated`);
     this.free.push(gfn);
