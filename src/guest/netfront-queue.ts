@@ -142,6 +142,14 @@ interface RxBuf {
   gref: number;
 }
 
+/** A buffer a packet consumed: its bytes' place in the page, and whether its grant was ended. */
+interface RxTaken {
+  buf: RxBuf;
+  offset: number;
+  size: number;
+  ended: boolean;
+}
+
 export interface RingInfo {
   reqProd: number;
   reqProdPvt: number;
@@ -204,12 +212,8 @@ export class NetfrontQueue {
   private readonly rxFrames = new FrameSlab();
   /** onFrames is running: the frames it was handed are still lent, the arena is not reset. */
   private delivering = false;
-  /** rxPacket's data buffers, reused from packet to packet. */
-  private readonly rxTaken: Array<{ buf: RxBuf; offset: number; size: number }> = [];
-  /** rxPacket's data slots' buffers in ring order, and whether each one's grant was ended. */
-  private readonly rxUsed: Array<{ buf: RxBuf; ended: boolean }> = [];
-  /** inPlace() ended the grant of the packet's extra slot to move the first slot's bytes into it. */
-  private rxExtraEnded = false;
+  /** rxPacket's data slots in ring order, reused from packet to packet. */
+  private readonly rxData: RxTaken[] = [];
   private stopped = false;
   private yieldScheduled = false;
 
@@ -626,14 +630,12 @@ export class NetfrontQueue {
     | { kind: 'frame'; next: number; frame: Uint8Array; info: RxInfo } {
     const view = this.rx.sring.view;
     const first = readRxResponse(view, this.rx.sring.slotOffset(cons));
-    const used = this.rxUsed;
-    used.length = 0;
     const firstBuf = this.takeRx(cons);
     let pos = cons;
     let error: string | undefined;
     let gso: RxInfo['gso'];
     // The extra slots' buffers, in ring order after the first data slot's.
-    const extras: RxBuf[] = [];
+    const extras: RxTaken[] = [];
 
     if (first.flags & NETRXF_extra_info) {
       let more = true;
@@ -649,7 +651,7 @@ export class NetfrontQueue {
         const gsoSize = view.getUint16(at + 2, true);
         const gsoType = view.getUint8(at + 4);
         const buf = this.takeRx(pos);
-        if (buf) extras.push(buf);
+        if (buf) extras.push({ buf, offset: 0, size: 0, ended: false });
         if (type === 0 || type >= XEN_NETIF_EXTRA_TYPE_MAX) error ??= `Invalid extra type: ${type}`;
         else if (type === XEN_NETIF_EXTRA_TYPE_GSO) gso = { size: gsoSize, type: gsoType };
         more = (flags & XEN_NETIF_EXTRA_FLAG_MORE) !== 0;
@@ -657,9 +659,10 @@ export class NetfrontQueue {
     }
 
     const max = XEN_NETIF_NR_SLOTS_MIN + (first.status <= RX_COPY_THRESHOLD ? 1 : 0);
-    // The data slots' buffers and where their bytes are, gathered before the frame is made.
-    const taken = this.rxTaken;
-    taken.length = 0;
+    // The data slots' buffers and where their bytes are, gathered before the frame is made;
+    // without an error, every one of them has had its grant ended.
+    const data = this.rxData;
+    data.length = 0;
     let total = 0;
     let rsp = first;
     let buf = firstBuf;
@@ -667,18 +670,17 @@ export class NetfrontQueue {
     for (;;) {
       if (rsp.status < 0 || rsp.offset + rsp.status > PAGE_SIZE) {
         error ??= `rx->offset: ${rsp.offset}, size: ${rsp.status}`;
-        if (buf) used.push({ buf, ended: false });
+        if (buf) data.push({ buf, offset: 0, size: 0, ended: false });
       } else if (!buf) {
         error ??= `Bad rx response id ${rsp.id}`;
       } else {
         if (!this.domain.grants.endAccess(buf.gref)) {
           // Still mapped: the buffer stays where teardown will find it (rxAll); the ones taken
           // before it go back to the ring.
-          this.recycleRx(used, extras, repost);
+          this.recycleRx(data, extras, repost);
           return { kind: 'fatal', next: pos, reason: `Grant still in use by backend domain (rx gref ${buf.gref})` };
         }
-        used.push({ buf, ended: true });
-        taken.push({ buf, offset: rsp.offset, size: rsp.status });
+        data.push({ buf, offset: rsp.offset, size: rsp.status, ended: true });
         total += rsp.status;
       }
       if (!(rsp.flags & NETRXF_more_data)) break;
@@ -698,8 +700,8 @@ export class NetfrontQueue {
       else if (gso.type !== XEN_NETIF_GSO_TYPE_TCPV4 && gso.type !== XEN_NETIF_GSO_TYPE_TCPV6) error = `Bad GSO type ${gso.type}.`;
     }
     let frame = EMPTY_FRAME;
-    if (!error) frame = this.inPlace(taken, extras, total) ?? this.copied(taken, total);
-    this.recycleRx(used, extras, repost);
+    if (!error) frame = this.inPlace(data, extras, total) ?? this.copied(data, total);
+    this.recycleRx(data, extras, repost);
     if (error) return { kind: 'error', next, reason: error };
     const info: RxInfo = {
       csumBlank: (first.flags & NETRXF_csum_blank) !== 0,
@@ -717,23 +719,23 @@ export class NetfrontQueue {
    * between theirs too, its grant is ended and the first slot's bytes (a page at most) move
    * into it. Null when the packet does not lie so: it is copied then.
    */
-  private inPlace(taken: Array<{ buf: RxBuf; offset: number; size: number }>, extras: RxBuf[], total: number): Uint8Array | null {
-    if (taken.length === 0) return null;
-    const head = taken[0]!;
+  private inPlace(data: RxTaken[], extras: RxTaken[], total: number): Uint8Array | null {
+    if (data.length === 0) return null;
+    const head = data[0]!;
     let start = head.buf.gfn;
     let gap = 0;
-    if (taken.length > 1 && extras.length === 1 && extras[0]!.gfn === start + 1 && taken[1]!.buf.gfn === start + 2) gap = 1;
-    else if (extras.length > 0 && taken.length > 1) return null;
-    for (let i = 0; i < taken.length; i++) {
-      const t = taken[i]!;
+    if (data.length > 1 && extras.length === 1 && extras[0]!.buf.gfn === start + 1 && data[1]!.buf.gfn === start + 2) gap = 1;
+    else if (extras.length > 0 && data.length > 1) return null;
+    for (let i = 0; i < data.length; i++) {
+      const t = data[i]!;
       if (i > 0 && (t.offset !== 0 || t.buf.gfn !== start + gap + i)) return null;
-      if (i < taken.length - 1 && t.offset + t.size !== PAGE_SIZE) return null;
+      if (i < data.length - 1 && t.offset + t.size !== PAGE_SIZE) return null;
     }
     const bytes = this.domain.memory.bytes;
     if (gap === 1) {
       const extra = extras[0]!;
-      if (!this.domain.grants.endAccess(extra.gref)) return null;
-      this.rxExtraEnded = true;
+      if (!this.domain.grants.endAccess(extra.buf.gref)) return null;
+      extra.ended = true;
       const from = start * PAGE_SIZE + head.offset;
       bytes.copyWithin(from + PAGE_SIZE, from, from + head.size);
       start++;
@@ -742,13 +744,13 @@ export class NetfrontQueue {
   }
 
   /** The packet copied out of its pages into one frame from the arena (or a slab). */
-  private copied(taken: Array<{ buf: RxBuf; offset: number; size: number }>, total: number): Uint8Array {
+  private copied(data: RxTaken[], total: number): Uint8Array {
     // Placed as the first slot's bytes are in their page, so that each copy out of shared
     // memory goes word by word (the backend fills the following pages from their start).
-    const skew = taken.length > 0 ? taken[0]!.offset : 0;
+    const skew = data.length > 0 ? data[0]!.offset : 0;
     const frame = this.rxArena.alloc(total, skew) ?? this.rxFrames.alloc(total, skew);
     let at = 0;
-    for (const t of taken) {
+    for (const t of data) {
       const page = this.domain.memory.page(t.buf.gfn);
       frame.set(new Uint8Array(page.buffer, page.byteOffset + t.offset, t.size), at);
       at += t.size;
@@ -760,8 +762,8 @@ export class NetfrontQueue {
    * A packet's buffers back to `repost` in ring order: the first data slot's, the extras', the
    * other data slots'. Those whose grant was ended go under a new one.
    */
-  private recycleRx(used: Array<{ buf: RxBuf; ended: boolean }>, extras: RxBuf[], repost: RxBuf[]): void {
-    const back = (buf: RxBuf, ended: boolean): void => {
+  private recycleRx(data: RxTaken[], extras: RxTaken[], repost: RxBuf[]): void {
+    const back = ({ buf, ended }: RxTaken): void => {
       if (!ended) {
         repost.push(buf);
         return;
@@ -769,12 +771,12 @@ export class NetfrontQueue {
       this.domain.grants.releaseRef(buf.gref);
       if (this.regrantRx(buf)) repost.push(buf);
     };
-    if (used.length > 0) back(used[0]!.buf, used[0]!.ended);
-    for (const buf of extras) back(buf, this.rxExtraEnded);
-    for (let i = 1; i < used.length; i++) back(used[i]!.buf, used[i]!.ended);
-    this.rxExtraEnded = false;
-    used.length = 0;
+    if (data.length > 0) back(data[0]!);
+    for (const extra of extras) back(extra);
+    for (let i = 1; i < data.length; i++) back(data[i]!);
+    data.length = 0;
   }
+
 
   private takeRx(pos: number): RxBuf | null {
     const idx = pos & this.rx.sring.mask;
