@@ -72,18 +72,8 @@ export class GuestMemory {
       this.pageView(reused).set(ZERO_PAGE);
       return reused;
     }
-    const gfn = this.next;
-    if (gfn >= this.maxPages) {
-      throw new XenError('ENOMEM', `domain ${this.domid}: out of guest memory (${this.maxPages} pages)`);
-    }
-    if ((gfn + 1) * PAGE_SIZE > this.pages.byteLength) {
-      this.pages.grow(Math.min(this.maxPages, gfn + GROW_PAGES) * PAGE_SIZE);
-    }
-    // Published after the page exists: a thread that sees the frame can use it.
-    Atomics.store(this.watermark, 0, gfn + 1);
-    this.known = gfn + 1;
-    // Made now, in gfn order, so the owner's views stay a packed array (V8's fastest elements).
-    this.makeView(gfn);
+    const gfn = this.fresh(1);
+    if (gfn === null) throw new XenError('ENOMEM', `domain ${this.domid}: out of guest memory (${this.maxPages} pages)`);
     return gfn;
   }
 
@@ -97,13 +87,20 @@ export class GuestMemory {
       for (let gfn = reused; gfn < reused + n; gfn++) this.pageView(gfn).set(ZERO_PAGE);
       return reused;
     }
+    return n < 1 ? null : this.fresh(n);
+  }
+
+  /** `n` never used pages above the watermark (zero, as the buffer grows zeroed); null past the domain's size. */
+  private fresh(n: number): number | null {
     const first = this.next;
-    if (n < 1 || first + n > this.maxPages) return null;
+    if (first + n > this.maxPages) return null;
     if ((first + n) * PAGE_SIZE > this.pages.byteLength) {
-      this.pages.grow(Math.min(this.maxPages, first + n + GROW_PAGES) * PAGE_SIZE);
+      this.pages.grow(Math.min(this.maxPages, first + n - 1 + GROW_PAGES) * PAGE_SIZE);
     }
+    // Published after the pages exist: a thread that sees a frame can use it.
     Atomics.store(this.watermark, 0, first + n);
     this.known = first + n;
+    // Made now, in gfn order, so the owner's views stay a packed array (V8's fastest elements).
     for (let gfn = first; gfn < first + n; gfn++) this.makeView(gfn);
     return first;
   }
