@@ -8,6 +8,8 @@
 // Frames are placed like FrameSlab's, sharing the alignment of the bytes they are copied from
 // (`skew`, the source's offset modulo 8), for V8's word-by-word copies out of shared memory.
 
+import { unzeroed } from './frame-slab.js';
+
 export class FrameArena {
   /** Made on first use: an idle owner costs nothing. */
   private arena: ArrayBuffer | null = null;
@@ -28,7 +30,7 @@ export class FrameArena {
   alloc(len: number, skew = 0): Uint8Array | null {
     const s = skew & 7;
     if (this.used + s + len > this.bytes) return null;
-    this.arena ??= Buffer.allocUnsafeSlow(this.bytes).buffer as ArrayBuffer;
+    this.arena ??= unzeroed(this.bytes);
     const frame = new Uint8Array(this.arena, this.used + s, len);
     this.used = (this.used + s + len + 7) & ~7;
     return frame;

@@ -39,6 +39,6 @@ export class FrameSlab {
 }
 
 /** A buffer of its own (not a view of Node's pool), its bytes not cleared. */
-function unzeroed(len: number): ArrayBuffer {
+export function unzeroed(len: number): ArrayBuffer {
   return Buffer.allocUnsafeSlow(len).buffer as ArrayBuffer;
 }
