@@ -35,13 +35,19 @@ export class VifdProcess {
       env: { ...process.env, VIFD_LOG: 'info', ...env }, stdio: ['ignore', 'pipe', 'pipe'],
     });
     const p = new VifdProcess(child, dir, qmpPath);
-    const deadline = Date.now() + 15000;
-    while (!p.stdout.includes('is running')) {
-      if (p.exitCode !== null) throw new Error(`vifd exited with ${p.exitCode}: ${p.stderr}`);
-      if (Date.now() > deadline) throw new Error(`vifd did not start: ${p.stderr}`);
-      await new Promise((r) => setTimeout(r, 20));
+    try {
+      const deadline = Date.now() + 15000;
+      while (!p.stdout.includes('is running')) {
+        if (p.exitCode !== null) throw new Error(`vifd exited with ${p.exitCode}: ${p.stderr}`);
+        if (Date.now() > deadline) throw new Error(`vifd did not start: ${p.stderr}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      if (!existsSync(qmpPath)) throw new Error('vifd started but its QMP socket is missing');
+    } catch (err) {
+      // A caller that expected the failure has no process to stop: its directory goes here.
+      await p.stop();
+      throw err;
     }
-    if (!existsSync(qmpPath)) throw new Error('vifd started but its QMP socket is missing');
     return p;
   }
 

@@ -2,9 +2,9 @@
 // every transport (unix sockets, pretty ones, and any other transport the server core serves).
 
 import { expect } from 'chai';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { startApp, type TestApp } from '../helpers/app.js';
 import { RawLineClient } from '../helpers/raw-line-client.js';
 
@@ -18,7 +18,10 @@ describe('QMP events', () => {
     pretty = join(mkdtempSync(join(tmpdir(), 'vifd-ev-')), 'pretty.sock');
     t = await startApp(['-qmp-pretty', `unix:${pretty},server=on,wait=off`]);
   });
-  afterEach(async () => { await t.stop(); });
+  afterEach(async () => {
+    await t.stop();
+    rmSync(dirname(pretty), { recursive: true, force: true });
+  });
 
   /** One message: a line, or on a pretty monitor the lines up to the closing brace. */
   async function message(c: RawLineClient): Promise<string> {

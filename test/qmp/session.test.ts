@@ -101,10 +101,11 @@ describe('QMP sessions', () => {
 
 describe('QMP on two sockets', () => {
   it('gives each -qmp socket its own sessions and the same events', async () => {
-    const { mkdtempSync } = await import('node:fs');
+    const { mkdtempSync, rmSync } = await import('node:fs');
     const { tmpdir } = await import('node:os');
     const { join } = await import('node:path');
-    const second = join(mkdtempSync(join(tmpdir(), 'vifd-2nd-')), 'qmp2.sock');
+    const dir = mkdtempSync(join(tmpdir(), 'vifd-2nd-'));
+    const second = join(dir, 'qmp2.sock');
     const t = await startApp(['-qmp-pretty', `unix:${second},server=on,wait=off`]);
     try {
       const a = await QmpTestClient.connect(t.qmpPath);
@@ -121,6 +122,7 @@ describe('QMP on two sockets', () => {
       b.close();
     } finally {
       await t.stop();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
