@@ -62,6 +62,8 @@ static napi_value init(napi_env env, napi_value exports)
         { "tapSetOffload", NULL, vifd_tap_set_offload, NULL, NULL, NULL, napi_default, NULL },
         { "unixDgramOpen", NULL, vifd_unix_dgram_open, NULL, NULL, NULL, napi_default, NULL },
         { "unixDgramSend", NULL, vifd_unix_dgram_send, NULL, NULL, NULL, napi_default, NULL },
+        { "grantTableOpen", NULL, vifd_grant_table_open, NULL, NULL, NULL, napi_default, NULL },
+        { "grantCopy", NULL, vifd_grant_copy, NULL, NULL, NULL, napi_default, NULL },
     };
     NAPI_CALL(env, napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props));
     return exports;

@@ -19,6 +19,8 @@ napi_value vifd_tap_set_carrier(napi_env env, napi_callback_info info);
 napi_value vifd_tap_set_offload(napi_env env, napi_callback_info info);
 napi_value vifd_unix_dgram_open(napi_env env, napi_callback_info info);
 napi_value vifd_unix_dgram_send(napi_env env, napi_callback_info info);
+napi_value vifd_grant_table_open(napi_env env, napi_callback_info info);
+napi_value vifd_grant_copy(napi_env env, napi_callback_info info);
 
 #define NAPI_CALL(env, call)                                   \
     do {                                                       \

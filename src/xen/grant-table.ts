@@ -7,6 +7,7 @@
 
 import { PAGE_SIZE } from '../protocol/ring.js';
 import { GNTST, GrantError, XenError } from './errors.js';
+import { GrantCopyBatch, grantCopyAddon, type NativeGrantTable } from './grant-copy.js';
 import { GuestMemory, type SharedGuestMemory } from './guest-memory.js';
 
 export const GTF_invalid = 0;
@@ -46,6 +47,10 @@ export class GrantTable {
   private readonly readers: Uint16Array;
   private readonly writers: Uint16Array;
   private readonly freeRefs: number[] = [];
+  /** The table and memory as the native copier sees them; opened on this thread's first copy. */
+  private native: NativeGrantTable | null = null;
+  /** copyFrom() and copyTo(): a batch of one. */
+  private readonly one = new GrantCopyBatch(1);
 
   /** 64 frames of 512 entries: Xen's default max_grant_frames for a guest. */
   constructor(readonly owner: number, readonly memory: GuestMemory, readonly nrEntries = 64 * 512,
@@ -154,12 +159,40 @@ export class GrantTable {
 
   /** GNTTABOP_copy with a source gref: foreign page bytes → `dst`. Returns a GNTST status. */
   copyFrom(grantee: number, ref: number, offset: number, dst: Uint8Array, dstOffset: number, len: number): number {
-    return this.copy(grantee, ref, offset, dst, dstOffset, len, false);
+    return this.copyOne(grantee, ref, offset, dst, dstOffset, len, false);
   }
 
   /** GNTTABOP_copy with a destination gref: `src` → foreign page bytes. Returns a GNTST status. */
   copyTo(grantee: number, ref: number, offset: number, src: Uint8Array, srcOffset: number, len: number): number {
-    return this.copy(grantee, ref, offset, src, srcOffset, len, true);
+    return this.copyOne(grantee, ref, offset, src, srcOffset, len, true);
+  }
+
+  /**
+   * GNTTABOP_copy with an array of ops, all between granted pages and `local` in one direction
+   * (`toPage`: into the pages, which must then be writable). Each op is checked on its own, as
+   * check() does, and gets its GNTST status in the batch; returns how many failed.
+   */
+  copyBatch(grantee: number, toPage: boolean, batch: GrantCopyBatch, local: Uint8Array): number {
+    if (batch.count === 0) return 0;
+    this.native ??= this.openNative();
+    return grantCopyAddon().grantCopy(this.native, grantee, toPage, batch.ops, batch.count, local);
+  }
+
+  private openNative(): NativeGrantTable {
+    const shared = this.memory.shared();
+    return grantCopyAddon().grantTableOpen(new Uint8Array(this.entries.buffer), this.memory.bytes,
+      new Int32Array(shared.watermark), shared.maxPages);
+  }
+
+  private copyOne(grantee: number, ref: number, offset: number, buf: Uint8Array, bufOffset: number, len: number,
+    toPage: boolean): number {
+    // An op holds int32s: what would not fit is refused here, in the order the copier checks.
+    if (!isInt32(offset) || !isInt32(bufOffset) || !isInt32(len)) return GNTST.bad_copy_arg;
+    if (!Number.isInteger(ref) || ref < 0 || ref > 0xffffffff) return GNTST.bad_gntref;
+    this.one.clear();
+    this.one.add(ref, offset, bufOffset, len);
+    this.copyBatch(grantee, toPage, this.one, buf);
+    return this.one.status(0);
   }
 
   /**
@@ -172,16 +205,6 @@ export class GrantTable {
     if (!spanFitsPage(offset, len)) return GNTST.bad_copy_arg;
     const frame = this.check(grantee, ref, false);
     return frame < 0 ? frame : frame * PAGE_SIZE + offset;
-  }
-
-  /** One grant copy; `toPage` copies `buf` into the granted page (which must then be writable). */
-  private copy(grantee: number, ref: number, offset: number, buf: Uint8Array, bufOffset: number, len: number,
-    toPage: boolean): number {
-    if (!copyArgsFit(offset, len, bufOffset, buf)) return GNTST.bad_copy_arg;
-    const frame = this.check(grantee, ref, toPage);
-    if (frame < 0) return frame;
-    copyPageBytes(this.memory.page(frame), offset, buf, bufOffset, len, toPage);
-    return GNTST.okay;
   }
 
   /**
@@ -219,50 +242,11 @@ export class GrantTable {
   }
 }
 
-/**
- * Guest pages are SharedArrayBuffer memory, which V8 copies to or from word by word only when
- * both ends share their alignment within a word, else byte by byte: four times slower for a
- * full-size frame (rx data sits at NET_IP_ALIGN, 2). Copies longer than REALIGN_MIN whose ends
- * disagree go through `realign` instead, placed as the page is.
- */
-const REALIGN_MIN = 128;
-const realign = new Uint8Array(PAGE_SIZE + 8);
-
-/**
- * `len` bytes between a guest page (at `offset`) and local memory (at `localOffset`), either
- * way; ends that disagree in alignment go through `realign`, placed as the page is, so the
- * shared side is always copied word by word.
- */
-function copyPageBytes(page: Uint8Array, offset: number, local: Uint8Array, localOffset: number, len: number,
-  toPage: boolean): void {
-  let from = toPage ? bytesOf(local, localOffset, len) : bytesOf(page, offset, len);
-  if (len >= REALIGN_MIN && !sameAlignment(page, offset, local, localOffset)) {
-    const at = (page.byteOffset + offset) & 7;
-    realign.set(from, at);
-    from = bytesOf(realign, at, len);
-  }
-  if (toPage) page.set(from, offset);
-  else local.set(from, localOffset);
-}
-
-function sameAlignment(page: Uint8Array, offset: number, local: Uint8Array, localOffset: number): boolean {
-  return ((page.byteOffset + offset - local.byteOffset - localOffset) & 7) === 0;
-}
-
-/** A copy stays inside its page and inside the local buffer; negative values never pass. */
-function copyArgsFit(offset: number, len: number, localOffset: number, local: Uint8Array): boolean {
-  return spanFitsPage(offset, len) && localOffset >= 0 && localOffset + len <= local.length;
-}
-
 /** `len` bytes at `offset` lie inside one page; negative values never pass. */
 function spanFitsPage(offset: number, len: number): boolean {
   return offset >= 0 && len >= 0 && offset + len <= PAGE_SIZE;
 }
 
-/**
- * `len` bytes of `a` from `at`, as a view made directly on its buffer: twice as fast as
- * subarray(), whose species lookup costs more than a small grant copy itself.
- */
-function bytesOf(a: Uint8Array, at: number, len: number): Uint8Array {
-  return new Uint8Array(a.buffer, a.byteOffset + at, len);
+function isInt32(n: number): boolean {
+  return Number.isInteger(n) && n >= -0x80000000 && n <= 0x7fffffff;
 }

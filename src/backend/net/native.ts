@@ -1,9 +1,6 @@
-// Loads the N-API addon built by node-gyp at install time (build/Release/vifd_native.node).
+// The native addon's tap, socket and poll calls, as the backend's network layer uses them.
 
-import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { loadNativeAddon } from '../../common/native-addon.js';
 
 export interface TapHandle { fd: number; ifname: string }
 
@@ -72,18 +69,7 @@ export const TUN_F_CSUM = 0x01;
 export const TUN_F_TSO4 = 0x02;
 export const TUN_F_TSO6 = 0x04;
 
-let addon: NativeAddon | undefined;
-
+/** The addon, typed as this layer uses it. */
 export function native(): NativeAddon {
-  if (addon) return addon;
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 6; i++) {
-    const candidate = join(dir, 'build', 'Release', 'vifd_native.node');
-    if (existsSync(candidate)) {
-      addon = createRequire(import.meta.url)(candidate) as NativeAddon;
-      return addon;
-    }
-    dir = resolve(dir, '..');
-  }
-  throw new Error('native addon build/Release/vifd_native.node not found: run npm install (node-gyp rebuild)');
+  return loadNativeAddon() as NativeAddon;
 }
