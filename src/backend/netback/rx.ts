@@ -21,6 +21,7 @@ import {
 import { PAGE_SIZE, wrapSub, type BackRing } from '../../protocol/ring.js';
 import type { VirtioNetHdr } from '../../protocol/virtio-net-hdr.js';
 import { GNTST } from '../../xen/errors.js';
+import { GrantCopyBatch } from '../../xen/grant-copy.js';
 import type { GrantTable } from '../../xen/grant-table.js';
 import { finishPartialChecksum } from '../net/checksum.js';
 import type { VifCounters } from './counters.js';
@@ -57,6 +58,10 @@ export class NetbackRx {
   private readonly extra: GsoExtra = { flags: 0, size: 0, type: 0 };
   /** The frame receive() is looking at, as a packet; queued only as a copy of this record. */
   private readonly current: RxPacket = { frame: EMPTY, flags: 0, gso: null, slots: 0 };
+  /** A packet's data slots, copied in one call; per slot, its request's id and its response's place. */
+  private readonly copies = new GrantCopyBatch(XEN_NETIF_NR_SLOTS_MIN);
+  private readonly slotIds = new Uint16Array(XEN_NETIF_NR_SLOTS_MIN);
+  private readonly slotRsp = new Uint32Array(XEN_NETIF_NR_SLOTS_MIN);
 
   constructor(
     private readonly ring: BackRing,
@@ -161,9 +166,9 @@ export class NetbackRx {
     }
     const frame = pkt.frame;
     const view = sring.view;
-    const rsp = this.rsp;
+    const copies = this.copies;
+    copies.clear();
     let at = 0;
-    let failed = false;
     for (let slot = 0; slot < pkt.slots; slot++) {
       // The request, copied out of the ring once: its two fields into locals.
       const reqAt = sring.slotOffset(ring.reqCons);
@@ -181,21 +186,13 @@ export class NetbackRx {
       }
       const offset = slot === 0 ? NET_IP_ALIGN : 0;
       const len = Math.min(frame.length - at, PAGE_SIZE - offset);
-      const status = this.grants.copyTo(this.backendDomid, gref, offset, frame, at, len);
+      this.slotIds[copies.count] = id;
+      this.slotRsp[copies.count] = rspAt;
+      copies.add(gref, offset, at, len);
       at += len;
-      const more = at < frame.length;
-      let flags = more ? NETRXF_more_data : 0;
-      if (slot === 0) flags |= pkt.flags | (pkt.gso ? NETRXF_extra_info : 0);
-      rsp.id = id;
-      rsp.offset = offset;
-      rsp.flags = flags;
-      rsp.status = status === GNTST.okay ? len : NETIF_RSP_ERROR;
-      writeRxResponse(view, rspAt, rsp);
-      if (status !== GNTST.okay) {
-        failed = true;
-        this.log.debug(`guest error: rx gref dereference failed (${gref}): status ${status}`);
-      }
     }
+    const failed = this.grants.copyBatch(this.backendDomid, true, copies, frame) > 0;
+    this.respond(pkt, failed);
     if (failed) {
       this.stats.rxErrors++;
     } else {
@@ -203,6 +200,27 @@ export class NetbackRx {
       this.stats.rxBytes += frame.length;
     }
     return true;
+  }
+
+  /** One response per data slot, each its copy's status: the length it holds, or an error. */
+  private respond(pkt: RxPacket, failed: boolean): void {
+    const copies = this.copies;
+    const view = this.ring.sring.view;
+    const rsp = this.rsp;
+    const last = copies.count - 1;
+    for (let i = 0, op = 0; i <= last; i++, op += 5) {
+      const status = copies.ops[op + 4]!;
+      let flags = i < last ? NETRXF_more_data : 0;
+      if (i === 0) flags |= pkt.flags | (pkt.gso ? NETRXF_extra_info : 0);
+      rsp.id = this.slotIds[i]!;
+      rsp.offset = copies.ops[op + 1]!;
+      rsp.flags = flags;
+      rsp.status = status === GNTST.okay ? copies.ops[op + 3]! : NETIF_RSP_ERROR;
+      writeRxResponse(view, this.slotRsp[i]!, rsp);
+      if (failed && status !== GNTST.okay && this.log.enabled('debug')) {
+        this.log.debug(`guest error: rx gref dereference failed (${copies.ref(i)}): status ${status}`);
+      }
+    }
   }
 
   /** At least `n` posted requests, within what the ring can hold. */

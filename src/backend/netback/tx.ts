@@ -12,6 +12,11 @@
 // length of deliver() (the NetClient contract: a peer that keeps bytes copies them, as a tap's
 // writer does into its batch anyway). Nothing is allocated per frame, so a fast guest costs no
 // garbage; the buffer never holds another guest's bytes.
+//
+// Grant copies go to Xen in batches, as netback's gnttab_copy ops do: one-slot packets (the
+// common case) are copied together, up to a response batch at a time, before any of them is
+// sent; a packet of several slots has its slots copied in one call. Every packet is still sent
+// and answered in ring order.
 
 import type { Logger } from '../../common/log.js';
 import {
@@ -22,11 +27,12 @@ import {
 import { PAGE_SIZE, wrapSub, type BackRing } from '../../protocol/ring.js';
 import type { VirtioNetHdr } from '../../protocol/virtio-net-hdr.js';
 import { GNTST } from '../../xen/errors.js';
+import { GrantCopyBatch } from '../../xen/grant-copy.js';
 import type { GrantTable } from '../../xen/grant-table.js';
 import { fillL4Checksum } from '../net/checksum.js';
 import type { VifCounters } from './counters.js';
 import { gsoHeaders, txVnetHdr, type GsoHeaders } from './offload.js';
-import { parseTxPacket, type TxSlotRef } from './tx-parse.js';
+import { MAX_SKB_SLOTS, parseTxPacket, type TxSlotRef } from './tx-parse.js';
 
 /**
  * A frame for the host side; `hdr` (partial checksum, GSO) only when the peer carries a
@@ -53,6 +59,10 @@ const MCAST_MAX = 64;
 const RESPONSE_BATCH = 64;
 /** A packet's total size is a u16: no frame is larger. */
 const MAX_FRAME = 0xffff;
+/** Where one-slot packets are copied to, one after another (each starts on 8 bytes). */
+const SINGLES_BYTES = 64 * 1024;
+/** single()'s answer for a packet whose copy is batched: sent and answered by flushSingles(). */
+const PENDING = 1;
 
 export class NetbackTx {
   private readonly mcast = new Set<string>();
@@ -64,6 +74,16 @@ export class NetbackTx {
   private scratch: Uint8Array | null = null;
   /** The last view lent out: frames of one size in a row (the common case) reuse it. */
   private lent: Uint8Array | null = null;
+  /** One-slot packets whose copies wait to be done together; per packet, its id and response slot. */
+  private readonly singles = new GrantCopyBatch(RESPONSE_BATCH);
+  private readonly singleIds = new Uint16Array(RESPONSE_BATCH);
+  private readonly singleRsp = new Uint32Array(RESPONSE_BATCH);
+  private readonly singleFlags = new Uint16Array(RESPONSE_BATCH);
+  /** Where the next batched packet goes in `singlesBuf` (made on first use). */
+  private singlesAt = 0;
+  private singlesBuf: Uint8Array | null = null;
+  /** The slots of a packet of several, copied in one call: its first and at most MAX_SKB_SLOTS more. */
+  private readonly slots = new GrantCopyBatch(MAX_SKB_SLOTS + 1);
 
   constructor(
     private readonly ring: BackRing,
@@ -105,12 +125,16 @@ export class NetbackTx {
         if ((first.flags & (NETTXF_extra_info | NETTXF_more_data)) === 0) {
           // The common case, one slot and no extras, without the general parser's bookkeeping.
           ring.reqCons = (ring.reqCons + 1) >>> 0;
-          const status = this.single(first);
+          const rsp = ring.rspProdPvt;
+          ring.rspProdPvt = (rsp + 1) >>> 0;
+          const status = this.single(first, rsp);
           if (this.dead) return notify;
-          writeTxResponse(sring.view, sring.slotOffset(ring.rspProdPvt), first.id, status);
-          ring.rspProdPvt = (ring.rspProdPvt + 1) >>> 0;
+          if (status !== PENDING) writeTxResponse(sring.view, sring.slotOffset(rsp), first.id, status);
           continue;
         }
+        // Packets go out in ring order: the batched ones first.
+        this.flushSingles();
+        if (this.dead) return notify;
         // The general parser keeps the request it is given: it gets a copy of the scratch one.
         const parsed = parseTxPacket(sring, ring.reqCons, rp, { ...first });
         if (parsed.kind === 'fatal') return this.die(parsed.reason, notify);
@@ -144,12 +168,19 @@ export class NetbackTx {
 
   /** Pushes the responses written so far, after the peer has written what it holds of their frames. */
   private publish(): boolean {
+    this.flushSingles();
+    // A peer that ended the vif from inside deliver(): the ring is not ours any more.
+    if (this.dead) return false;
     this.zeroCopy?.flush();
     return this.ring.pushResponses();
   }
 
-  /** A one-slot packet: netback's checks for it (§8.1 5, 6 — the latter non-fatal, see tx-parse.ts), copy, send. */
-  private single(req: TxRequest): number {
+  /**
+   * A one-slot packet: netback's checks for it (§8.1 5, 6 — the latter non-fatal, see
+   * tx-parse.ts), then its copy batched (PENDING: answered into response slot `rsp` by
+   * flushSingles()), or sent from where it lies by a zero-copy peer.
+   */
+  private single(req: TxRequest, rsp: number): number {
     if (req.size < ETH_HLEN) return this.guestError(req.id, `Bad packet size: ${req.size}`);
     if (req.offset + req.size > PAGE_SIZE) {
       return this.guestError(req.id, `txreq.offset: ${req.offset}, size: ${req.size}, end: ${req.offset + req.size}`);
@@ -162,10 +193,38 @@ export class NetbackTx {
       this.zeroCopy.deliver(this.grants.memory.bytes, at, req.size);
       return NETIF_RSP_OKAY;
     }
-    const frame = this.borrow(req.size);
-    const status = this.grants.copyFrom(this.backendDomid, req.gref, req.offset, frame, 0, req.size);
-    if (status !== GNTST.okay) return this.guestError(req.id, `tx gref dereference failed (${req.gref}): status ${status}`);
-    return this.send(req.id, frame, req.flags, null);
+    if (this.singles.full || this.singlesAt + req.size > SINGLES_BYTES) this.flushSingles();
+    if (this.dead) return PENDING;
+    const n = this.singles.count;
+    this.singles.add(req.gref, req.offset, this.singlesAt, req.size);
+    this.singleIds[n] = req.id;
+    this.singleRsp[n] = rsp;
+    this.singleFlags[n] = req.flags;
+    this.singlesAt = (this.singlesAt + req.size + 7) & ~7;
+    return PENDING;
+  }
+
+  /** Copies the batched one-slot packets in one call, then sends and answers each, in ring order. */
+  private flushSingles(): void {
+    const batch = this.singles;
+    const count = batch.count;
+    if (count === 0) return;
+    const buf = this.singlesBuf ??= new Uint8Array(SINGLES_BYTES);
+    this.grants.copyBatch(this.backendDomid, false, batch, buf);
+    batch.clear();
+    this.singlesAt = 0;
+    const ops = batch.ops;
+    const view = this.ring.sring.view;
+    for (let i = 0, op = 0; i < count; i++, op += 5) {
+      const id = this.singleIds[i]!;
+      const gntst = ops[op + 4]!;
+      const status = gntst === GNTST.okay
+        ? this.send(id, new Uint8Array(buf.buffer, ops[op + 2]!, ops[op + 3]!), this.singleFlags[i]!, null)
+        : this.guestError(id, `tx gref dereference failed (${ops[op]! >>> 0}): status ${gntst}`);
+      // deliver() may have disabled or disconnected the vif; the ring is not ours then.
+      if (this.dead) return;
+      writeTxResponse(view, this.ring.sring.slotOffset(this.singleRsp[i]!), id, status);
+    }
   }
 
   /**
@@ -203,17 +262,21 @@ export class NetbackTx {
     }
   }
 
-  /** Copies the packet's slots out of the granted pages; a string says which copy failed. */
+  /** Copies the packet's slots out of the granted pages, in one call; a string says which copy failed. */
   private gather(first: TxRequest, frags: TxRequest[], total: number): Uint8Array | string {
     const frame = this.borrow(total);
+    const slots = this.slots;
+    slots.clear();
     let at = 0;
     for (let i = -1; i < frags.length; i++) {
       const req = i < 0 ? first : frags[i]!;
-      const status = this.grants.copyFrom(this.backendDomid, req.gref, req.offset, frame, at, req.size);
-      if (status !== GNTST.okay) return `tx gref dereference failed (${req.gref}): status ${status}`;
+      slots.add(req.gref, req.offset, at, req.size);
       at += req.size;
     }
-    return frame;
+    if (this.grants.copyBatch(this.backendDomid, false, slots, frame) === 0) return frame;
+    let failed = 0;
+    while (slots.status(failed) === GNTST.okay) failed++;
+    return `tx gref dereference failed (${slots.ref(failed)}): status ${slots.status(failed)}`;
   }
 
   /** `len` bytes of the scratch buffer, to be filled and lent to deliver(). */
@@ -237,6 +300,8 @@ export class NetbackTx {
   }
 
   private die(reason: string, notify: boolean): boolean {
+    // What came before the fatal request goes out, as netback submits the copies it had built.
+    this.flushSingles();
     this.dead = true;
     this.fatal(reason);
     return notify;

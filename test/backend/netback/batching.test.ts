@@ -110,12 +110,21 @@ describe('datapath batching', () => {
     expect(frames[2]!.every((b) => b === 0x33)).to.equal(true);
   });
 
-  it('reuses the lent bytes for the next frame: a peer that keeps a frame must copy it', () => {
+  it('reuses the lent bytes in the next sweep: a peer that keeps a frame must copy it', () => {
     const { frames, lent, sweep } = txRig();
-    sweep(2, 100, 0x40);
+    sweep(1, 100, 0x40);
+    sweep(1, 100, 0x41);
     expect(frames[0]!.every((b) => b === 0x40)).to.equal(true);
     // What was lent for the first frame now holds the second: the copy kept the first intact.
     expect(lent[0]!.every((b) => b === 0x41)).to.equal(true);
+  });
+
+  it('copies a sweep\'s one-slot frames together yet sends and answers each in ring order', () => {
+    const { frames, lent, sweep } = txRig();
+    sweep(3, 100, 0x50);
+    expect(frames.map((f) => f[0])).to.deep.equal([0x50, 0x51, 0x52]);
+    // Frames of one batch are lent side by side: none overwrote another before it was sent.
+    expect(lent.map((f) => f[0])).to.deep.equal([0x50, 0x51, 0x52]);
   });
 });
 
