@@ -40,6 +40,8 @@ export class GrantCopyBatch {
 
   /** Adds a copy of `len` bytes between `ref`'s page at `offset` and the local buffer at `localOffset`. */
   add(ref: number, offset: number, localOffset: number, len: number): void {
+    // A caller's bound, not a guest's: its batches are sized for the most a ring allows.
+    if (this.count === this.capacity) throw new RangeError(`grant copy batch full (${this.capacity} ops)`);
     const at = this.count++ * OP_INTS;
     const ops = this.ops;
     ops[at] = ref;

@@ -35,6 +35,13 @@ describe('grant copies in batches', () => {
     expect(guest.memory.page(b).every((x) => x === 0)).to.equal(true);
   });
 
+  it('refuses an op past its capacity rather than dropping it', () => {
+    const batch = new GrantCopyBatch(1);
+    batch.add(8, 0, 0, 1);
+    expect(() => batch.add(9, 0, 0, 1)).to.throw(RangeError, /full/);
+    expect(batch.count).to.equal(1);
+  });
+
   it('gives every op of 20,000 random ones the status and the bytes of Xen\'s checks', () => {
     const rand = mulberry32(0x6e7);
     const int = (lo: number, hi: number) => lo + Math.floor(rand() * (hi - lo + 1));
