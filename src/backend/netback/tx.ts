@@ -188,6 +188,9 @@ export class NetbackTx {
     if (this.zeroCopy !== null && (req.flags & this.copyFlags) === 0) {
       const at = this.grants.readableAt(this.backendDomid, req.gref, req.offset, req.size);
       if (at < 0) return this.guestError(req.id, `tx gref dereference failed (${req.gref}): status ${at}`);
+      // Frames reach the peer in ring order: the batched copies go before this one.
+      this.flushSingles();
+      if (this.dead) return PENDING;
       this.stats.txPackets++;
       this.stats.txBytes += req.size;
       this.zeroCopy.deliver(this.grants.memory.bytes, at, req.size);

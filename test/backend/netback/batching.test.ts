@@ -140,12 +140,15 @@ describe('zero-copy tx (plain one-slot frames written from the guest\'s page)', 
     /** At each flush: what the held frames hold, and how many responses the guest could see then. */
     const flushes: Array<{ frames: number[][]; published: number }> = [];
     const copied: Uint8Array[] = [];
+    /** Each frame's tag in the order the peer was handed it, copied or in place. */
+    const order: number[] = [];
     const stats = newCounters();
-    const tx = new NetbackTx(BackRing.attach(sring), grants, 0, (f) => { copied.push(f.slice()); }, stats,
+    const tx = new NetbackTx(BackRing.attach(sring), grants, 0, (f) => { copied.push(f.slice()); order.push(f[0]!); }, stats,
       new Logger('test'), (m) => { throw new Error(`fatal: ${m}`); }, false, {
         deliver: (m, at, len) => {
           expect(m).to.equal(memory.bytes);
           held.push({ at, len });
+          order.push(m[at]!);
         },
         flush: () => {
           flushes.push({ frames: held.splice(0).map(({ at, len }) => [memory.bytes[at + 14]!, len]), published: sring.rspProd });
@@ -153,12 +156,12 @@ describe('zero-copy tx (plain one-slot frames written from the guest\'s page)', 
       });
     for (let k = 0; k < 200; k++) {
       memory.page(pages[k]!).fill(k, 0, 4096);
-      const flags = k === 70 ? 1 /* csum_blank */ : 0;
+      const flags = k === 70 || k === 150 ? 1 /* csum_blank */ : 0;
       writeTxRequest(sring.view, sring.slotOffset(k), { gref: k === 71 ? 20000 : grefs[k]!, offset: 8, flags, id: k, size: 60 });
     }
     sring.reqProd = 200;
     tx.process();
-    return { sring, flushes, copied, stats };
+    return { sring, flushes, copied, order, stats };
   }
 
   it('writes every plain frame before the response that gives its page back is published', () => {
@@ -170,13 +173,18 @@ describe('zero-copy tx (plain one-slot frames written from the guest\'s page)', 
     expect(flushes.length).to.be.greaterThan(1);
     expect(sring.rspProd).to.equal(200);
     const tags = flushes.flatMap((f) => f.frames.map(([tag]) => tag));
-    expect(tags).to.deep.equal([...Array(200).keys()].filter((k) => k !== 70 && k !== 71));
+    expect(tags).to.deep.equal([...Array(200).keys()].filter((k) => k !== 70 && k !== 71 && k !== 150));
     expect(flushes.every((f) => f.frames.every(([, len]) => len === 60))).to.equal(true);
   });
 
   it('copies a frame whose checksum is blank, and answers an ungranted gref with an error', () => {
     const { copied, stats } = rig();
-    expect(copied.map((f) => f[14])).to.deep.equal([70]);
+    expect(copied.map((f) => f[14])).to.deep.equal([70, 150]);
     expect(stats).to.include({ txPackets: 199, txErrors: 1 });
+  });
+
+  it('hands the peer copied and in-place frames in ring order', () => {
+    const { order } = rig();
+    expect(order).to.deep.equal([...Array(200).keys()].filter((k) => k !== 71));
   });
 });
