@@ -1,10 +1,15 @@
 // Datapath benchmark. The last line printed is one JSON object with
 //   ring_pps_64, ring_pps_1500  guest → backend through the tx ring, frames discarded
+//   c_ring_pps_64, c_ring_pps_1500
+//                                the same work in C (bench/c/ring-loop.c)
+//   ring_ratio_64, ring_ratio_1500
+//                                vifd / C
 //   tap_pps_64, tap_pps_1514     guest → backend → tap
 //   c_tap_pps_64, c_tap_pps_1514 a C write() loop putting the same frames into a tap opened as
-//                                vifd opens its taps (IFF_VNET_HDR, a zero header per frame), same run
+//                                vifd opens its taps (IFF_VNET_HDR, a zero header per frame)
 //   c_plain_tap_pps_*            the same loop on a tap without IFF_VNET_HDR, for reference
 //   tap_ratio_64, tap_ratio_1514 vifd / C
+//                                (each C figure the mean of a run just before and one just after vifd's)
 //   rss_per_vif_mb               resident memory per connected vif
 //   tcp_gbps                     the namespace's kernel TCP (socat) → the guest's TCP endpoint, no GSO
 //   tcp_gbps_from_guest          the guest's TCP endpoint → socat, no GSO
@@ -97,12 +102,22 @@ async function blast(vif: { backend: XenNetDevice; send: (f: Uint8Array) => bool
   return Math.round((vif.backend.stats.txPackets - before) / ((performance.now() - t0) / 1000));
 }
 
-/** Plugs vif `id` and blasts it with frames of each size in turn: frames/s for each, and its devid. */
-async function blastSizes(app: VifdApp, id: string, sizes: number[]): Promise<{ rates: number[]; devid: number }> {
+/**
+ * Plugs vif `id` and blasts it with frames of each size in turn: frames/s for each, its C
+ * reference's frames/s for the same size (`reference`: the mean of a run just before and one
+ * just after, as this kind of machine drifts by a third within the hour), and its devid.
+ */
+async function blastSizes(app: VifdApp, id: string, sizes: number[], reference: (bytes: number) => number):
+  Promise<{ rates: number[]; refs: number[]; devid: number }> {
   const vif = await plug(app, id);
   const rates: number[] = [];
-  for (const bytes of sizes) rates.push(await blast(vif, bytes));
-  return { rates, devid: vif.backend.address.devid };
+  const refs: number[] = [];
+  for (const bytes of sizes) {
+    const before = reference(bytes);
+    rates.push(await blast(vif, bytes));
+    refs.push(Math.round((before + reference(bytes)) / 2));
+  }
+  return { rates, refs, devid: vif.backend.address.devid };
 }
 
 /**
@@ -198,16 +213,25 @@ async function tcpVethBaseline(dir: string): Promise<number> {
   }
 }
 
-/** Frames/s of the C write() loop; `vnet`: its tap opened as vifd's are, a zero virtio_net_hdr per frame. */
-function cBaseline(bytes: number, vnet: boolean): number {
-  const src = resolve('bench/c/tap-writer.c');
-  const bin = join(tmpdir(), `vifd-tap-writer-${process.pid}`);
-  execFileSync('gcc', ['-O2', '-o', bin, src]);
+/** What a C reference in bench/c prints (one number), built and run with `args`. */
+function runC(name: string, args: string[]): number {
+  const bin = join(tmpdir(), `vifd-${name}-${process.pid}`);
+  execFileSync('gcc', ['-O2', '-o', bin, resolve(`bench/c/${name}.c`)]);
   try {
-    return Number(execFileSync(bin, [`cbase${bytes}`, String(bytes), String(SECONDS), ...(vnet ? ['vnet'] : [])], { encoding: 'utf8' }).trim());
+    return Number(execFileSync(bin, args, { encoding: 'utf8' }).trim());
   } finally {
     rmSync(bin, { force: true });
   }
+}
+
+/** Frames/s of the C write() loop; `vnet`: its tap opened as vifd's are, a zero virtio_net_hdr per frame. */
+function cBaseline(bytes: number, vnet: boolean): number {
+  return runC('tap-writer', [`cbase${bytes}`, String(bytes), String(SECONDS), ...(vnet ? ['vnet'] : [])]);
+}
+
+/** Frames/s of the C ring loop: a netfront and a netback tx path on one thread. */
+function cRing(bytes: number): number {
+  return runC('ring-loop', [String(bytes), String(SECONDS)]);
 }
 
 async function inner(): Promise<void> {
@@ -215,7 +239,9 @@ async function inner(): Promise<void> {
   // Its TCP files are hundreds of MiB, in memory when SCRATCH is /dev/shm: gone however the run ends.
   process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
   const ring = await startApp(dir, false);
-  const [ring64, ring1500] = (await blastSizes(ring, 'ring0', [64, 1500])).rates;
+  const rung = await blastSizes(ring, 'ring0', [64, 1500], cRing);
+  const [ring64, ring1500] = rung.rates;
+  const [cRing64, cRing1500] = rung.refs;
 
   const rssBefore = process.memoryUsage().rss;
   for (let i = 1; i <= RSS_VIFS; i++) await plug(ring, `rss${i}`);
@@ -223,7 +249,8 @@ async function inner(): Promise<void> {
   ring.shutdown('host-signal');
 
   const tapApp = await startApp(dir, true);
-  const tapped = await blastSizes(tapApp, 'tap0', [64, 1514]);
+  const tapped = await blastSizes(tapApp, 'tap0', [64, 1514], (bytes) => cBaseline(bytes, true));
+  const [c64, c1514] = tapped.refs;
   const [tap64, tap1514] = tapped.rates;
   const tcpGbps = await tcp(tapApp, dir, tapped.devid);
   tapApp.shutdown('host-signal');
@@ -233,18 +260,18 @@ async function inner(): Promise<void> {
   const tcpGso = await tcpOnFreshApp(dir, 1, 1, true);
 
   const ringT = await startApp(dir, false, 1, false, true);
-  const [ring64T, ring1500T] = (await blastSizes(ringT, 'ringT', [64, 1500])).rates;
+  const rungT = await blastSizes(ringT, 'ringT', [64, 1500], cRing);
+  const [ring64T, ring1500T] = rungT.rates;
   ringT.shutdown('host-signal');
   const tapT = await startApp(dir, true, 1, false, true);
-  const [tap64T, tap1514T] = (await blastSizes(tapT, 'tapT', [64, 1514])).rates;
+  const tappedT = await blastSizes(tapT, 'tapT', [64, 1514], (bytes) => cBaseline(bytes, true));
+  const [tap64T, tap1514T] = tappedT.rates;
   tapT.shutdown('host-signal');
   const tcpGsoT = await tcpOnFreshApp(dir, 1, 1, true, true);
 
   // vifd's taps carry a virtio_net_hdr (IFF_VNET_HDR): the ratios compare with a C loop writing
   // to a tap opened the same way; the plain tap's figures are printed beside them.
   const veth = await tcpVethBaseline(dir);
-  const c64 = cBaseline(64, true);
-  const c1514 = cBaseline(1514, true);
   const c64Plain = cBaseline(64, false);
   const c1514Plain = cBaseline(1514, false);
   process.stdout.write(JSON.stringify({
@@ -252,6 +279,10 @@ async function inner(): Promise<void> {
     seconds: SECONDS,
     ring_pps_64: ring64,
     ring_pps_1500: ring1500,
+    c_ring_pps_64: cRing64,
+    c_ring_pps_1500: cRing1500,
+    ring_ratio_64: +(ring64 / cRing64).toFixed(3),
+    ring_ratio_1500: +(ring1500 / cRing1500).toFixed(3),
     tap_pps_64: tap64,
     tap_pps_1514: tap1514,
     c_tap_pps_64: c64,
@@ -273,10 +304,12 @@ async function inner(): Promise<void> {
     tcp_gso_from_guest_ratio_vs_veth: +(tcpGso.fromGuest / veth).toFixed(3),
     ring_pps_64_thread: ring64T,
     ring_pps_1500_thread: ring1500T,
+    ring_ratio_64_thread: +(ring64T / rungT.refs[0]!).toFixed(3),
+    ring_ratio_1500_thread: +(ring1500T / rungT.refs[1]!).toFixed(3),
     tap_pps_64_thread: tap64T,
     tap_pps_1514_thread: tap1514T,
-    tap_ratio_64_thread: +(tap64T / c64).toFixed(3),
-    tap_ratio_1514_thread: +(tap1514T / c1514).toFixed(3),
+    tap_ratio_64_thread: +(tap64T / tappedT.refs[0]!).toFixed(3),
+    tap_ratio_1514_thread: +(tap1514T / tappedT.refs[1]!).toFixed(3),
     tcp_gbps_gso_thread: tcpGsoT.toGuest,
     tcp_gbps_gso_from_guest_thread: tcpGsoT.fromGuest,
   }) + '\n');
