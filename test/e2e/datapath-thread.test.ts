@@ -54,10 +54,10 @@ describe('e2e: the datapath on its own thread', function () {
   it('reports the datapath thread\'s counters and rings over QMP, and kicks them', () => {
     const r = fixture('datapath-thread', ['thread']);
     // Counters written on the datapath thread, read on the main thread through shared memory.
-    expect(r['stats']['rx-packets']).to.equal(r['backendRxPackets']).and.be.greaterThan(100);
+    expect(r['stats']['rx-packets']).to.be.within(...r['backendRxPackets'] as [number, number]).and.greaterThan(100);
     expect(r['stats']['tx-packets']).to.be.greaterThan(100);
     expect(r['ringQueues']).to.equal(1);
-    expect(r['rxRspProd']).to.equal(r['guestRxRspProd']);
+    expect(r['rxRspProd']).to.be.within(...r['guestRxRspProd'] as [number, number]);
     expect(r['kick']).to.deep.equal({ kicked: true });
   });
 
