@@ -51,13 +51,27 @@ export class GrantCopyBatch {
     ops[at + 4] = 0;
   }
 
-  /** Op i's GNTST status, once the batch has been copied. */
+  /** Op i's GNTST status once the batch has been copied; it stays readable after clear(), until add(). */
   status(i: number): number {
     return this.ops[i * OP_INTS + 4]!;
   }
 
   ref(i: number): number {
     return this.ops[i * OP_INTS]! >>> 0;
+  }
+
+  /** Where op i's bytes lie in its granted page. */
+  offset(i: number): number {
+    return this.ops[i * OP_INTS + 1]!;
+  }
+
+  /** Where op i's bytes lie in the local buffer. */
+  localOffset(i: number): number {
+    return this.ops[i * OP_INTS + 2]!;
+  }
+
+  length(i: number): number {
+    return this.ops[i * OP_INTS + 3]!;
   }
 
   clear(): void {

@@ -208,14 +208,14 @@ export class NetbackRx {
     const view = this.ring.sring.view;
     const rsp = this.rsp;
     const last = copies.count - 1;
-    for (let i = 0, op = 0; i <= last; i++, op += 5) {
-      const status = copies.ops[op + 4]!;
+    for (let i = 0; i <= last; i++) {
+      const status = copies.status(i);
       let flags = i < last ? NETRXF_more_data : 0;
       if (i === 0) flags |= pkt.flags | (pkt.gso ? NETRXF_extra_info : 0);
       rsp.id = this.slotIds[i]!;
-      rsp.offset = copies.ops[op + 1]!;
+      rsp.offset = copies.offset(i);
       rsp.flags = flags;
-      rsp.status = status === GNTST.okay ? copies.ops[op + 3]! : NETIF_RSP_ERROR;
+      rsp.status = status === GNTST.okay ? copies.length(i) : NETIF_RSP_ERROR;
       writeRxResponse(view, this.slotRsp[i]!, rsp);
       if (failed && status !== GNTST.okay && this.log.enabled('debug')) {
         this.log.debug(`guest error: rx gref dereference failed (${copies.ref(i)}): status ${status}`);

@@ -61,8 +61,11 @@ const RESPONSE_BATCH = 64;
 const MAX_FRAME = 0xffff;
 /** Where one-slot packets are copied to, one after another (each starts on 8 bytes). */
 const SINGLES_BYTES = 64 * 1024;
-/** single()'s answer for a packet whose copy is batched: sent and answered by flushSingles(). */
-const PENDING = 1;
+/**
+ * single()'s answer for a packet whose copy is batched, sent and answered by flushSingles():
+ * no netif status (those are -2 to 1).
+ */
+const PENDING = 2;
 
 export class NetbackTx {
   private readonly mcast = new Set<string>();
@@ -216,14 +219,13 @@ export class NetbackTx {
     this.grants.copyBatch(this.backendDomid, false, batch, buf);
     batch.clear();
     this.singlesAt = 0;
-    const ops = batch.ops;
     const view = this.ring.sring.view;
-    for (let i = 0, op = 0; i < count; i++, op += 5) {
+    for (let i = 0; i < count; i++) {
       const id = this.singleIds[i]!;
-      const gntst = ops[op + 4]!;
+      const gntst = batch.status(i);
       const status = gntst === GNTST.okay
-        ? this.send(id, new Uint8Array(buf.buffer, ops[op + 2]!, ops[op + 3]!), this.singleFlags[i]!, null)
-        : this.guestError(id, `tx gref dereference failed (${ops[op]! >>> 0}): status ${gntst}`);
+        ? this.send(id, new Uint8Array(buf.buffer, batch.localOffset(i), batch.length(i)), this.singleFlags[i]!, null)
+        : this.guestError(id, `tx gref dereference failed (${batch.ref(i)}): status ${gntst}`);
       // deliver() may have disabled or disconnected the vif; the ring is not ours then.
       if (this.dead) return;
       writeTxResponse(view, this.ring.sring.slotOffset(this.singleRsp[i]!), id, status);
