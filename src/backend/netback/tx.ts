@@ -85,6 +85,11 @@ export class NetbackTx {
   /** Where the next batched packet goes in `singlesBuf` (made on first use). */
   private singlesAt = 0;
   private singlesBuf: Uint8Array | null = null;
+  /**
+   * The views lent for each place in a batch. Frames of one size in a row land at the same
+   * places batch after batch: their views are made once (a view costs more than a small copy).
+   */
+  private readonly singleViews: Array<Uint8Array | undefined> = [];
   /** The slots of a packet of several, copied in one call: its first and at most MAX_SKB_SLOTS more. */
   private readonly slots = new GrantCopyBatch(MAX_SKB_SLOTS + 1);
 
@@ -224,7 +229,7 @@ export class NetbackTx {
       const id = this.singleIds[i]!;
       const gntst = batch.status(i);
       const status = gntst === GNTST.okay
-        ? this.send(id, new Uint8Array(buf.buffer, batch.localOffset(i), batch.length(i)), this.singleFlags[i]!, null)
+        ? this.send(id, this.singleView(buf, i, batch.localOffset(i), batch.length(i)), this.singleFlags[i]!, null)
         : this.guestError(id, `tx gref dereference failed (${batch.ref(i)}): status ${gntst}`);
       // deliver() may have disabled or disconnected the vif; the ring is not ours then.
       if (this.dead) return;
@@ -267,6 +272,14 @@ export class NetbackTx {
     }
   }
 
+  /** `len` bytes of `buf` at `at`, lent as batch place `i`'s frame. */
+  private singleView(buf: Uint8Array, i: number, at: number, len: number): Uint8Array {
+    const v = this.singleViews[i];
+    if (v !== undefined && v.byteOffset === at && v.length === len) return v;
+    // Made on the buffer directly, as borrow() makes its views.
+    return (this.singleViews[i] = new Uint8Array(buf.buffer, at, len));
+  }
+
   /** Copies the packet's slots out of the granted pages, in one call; a string says which copy failed. */
   private gather(first: TxRequest, frags: TxRequest[], total: number): Uint8Array | string {
     const frame = this.borrow(total);
@@ -288,7 +301,7 @@ export class NetbackTx {
   private borrow(len: number): Uint8Array {
     if (this.lent !== null && this.lent.length === len) return this.lent;
     this.scratch ??= new Uint8Array(MAX_FRAME);
-    // A view made on the buffer directly: cheaper than subarray() (see grant-table.ts).
+    // A view made on the buffer directly: subarray()'s species lookup costs more than a small copy.
     this.lent = new Uint8Array(this.scratch.buffer, 0, len);
     return this.lent;
   }
