@@ -9,7 +9,8 @@
 //                                vifd opens its taps (IFF_VNET_HDR, a zero header per frame)
 //   c_plain_tap_pps_*            the same loop on a tap without IFF_VNET_HDR, for reference
 //   tap_ratio_64, tap_ratio_1514 vifd / C
-//                                (each C figure the mean of a run just before and one just after vifd's)
+//                                (each C figure the mean of a run just before and one just after
+//                                vifd's; every ring and tap figure the median of ROUNDS rounds)
 //   rss_per_vif_mb               resident memory per connected vif
 //   tcp_gbps                     the namespace's kernel TCP (socat) → the guest's TCP endpoint, no GSO
 //   tcp_gbps_from_guest          the guest's TCP endpoint → socat, no GSO
@@ -36,7 +37,13 @@ import { parseCommandLine } from '../src/cli/options.js';
 import type { XenNetDevice } from '../src/backend/netback/xen-net-device.js';
 import { XenbusState } from '../src/protocol/xenbus.js';
 
-const SECONDS = Number(process.env['DATAPATH_SECONDS'] ?? 2);
+/** Each ring and tap figure is measured this long, in each of ROUNDS rounds. */
+const SECONDS = Number(process.env['DATAPATH_SECONDS'] ?? 1);
+/**
+ * Rounds of (C reference, vifd, C reference) per ring and tap figure; the figures are the
+ * medians. The host behind this kind of machine slows vifd and C alike for seconds at a time.
+ */
+const ROUNDS = Number(process.env['DATAPATH_ROUNDS'] ?? 3);
 /**
  * The files socat sends live in memory: on a disk the writeback of half a gigabyte ran beside
  * the next figures (and the next run's first ones), taking a good part of a core.
@@ -102,22 +109,39 @@ async function blast(vif: { backend: XenNetDevice; send: (f: Uint8Array) => bool
   return Math.round((vif.backend.stats.txPackets - before) / ((performance.now() - t0) / 1000));
 }
 
+function median(xs: number[]): number {
+  const sorted = [...xs].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
 /**
- * Plugs vif `id` and blasts it with frames of each size in turn: frames/s for each, its C
- * reference's frames/s for the same size (`reference`: the mean of a run just before and one
- * just after, as this kind of machine drifts by a third within the hour), and its devid.
+ * Plugs vif `id` and blasts it with frames of each size in turn, ROUNDS times. Each round runs
+ * the C reference for the size just before and just after vifd (`reference`), as this kind of
+ * machine drifts by a third within the hour, and gives vifd's rate over their mean. Per size:
+ * the median rate, the median reference and the median of the rounds' ratios; and the devid.
  */
 async function blastSizes(app: VifdApp, id: string, sizes: number[], reference: (bytes: number) => number):
-  Promise<{ rates: number[]; refs: number[]; devid: number }> {
+  Promise<{ rates: number[]; refs: number[]; ratios: number[]; devid: number }> {
   const vif = await plug(app, id);
   const rates: number[] = [];
   const refs: number[] = [];
+  const ratios: number[] = [];
   for (const bytes of sizes) {
-    const before = reference(bytes);
-    rates.push(await blast(vif, bytes));
-    refs.push(Math.round((before + reference(bytes)) / 2));
+    const round = { rates: [] as number[], refs: [] as number[], ratios: [] as number[] };
+    for (let r = 0; r < ROUNDS; r++) {
+      const before = reference(bytes);
+      const rate = await blast(vif, bytes);
+      const ref = (before + reference(bytes)) / 2;
+      round.rates.push(rate);
+      round.refs.push(ref);
+      round.ratios.push(rate / ref);
+    }
+    rates.push(Math.round(median(round.rates)));
+    refs.push(Math.round(median(round.refs)));
+    ratios.push(+median(round.ratios).toFixed(3));
   }
-  return { rates, refs, devid: vif.backend.address.devid };
+  return { rates, refs, ratios, devid: vif.backend.address.devid };
 }
 
 /**
@@ -277,20 +301,21 @@ async function inner(): Promise<void> {
   process.stdout.write(JSON.stringify({
     bench: 'datapath',
     seconds: SECONDS,
+    rounds: ROUNDS,
     ring_pps_64: ring64,
     ring_pps_1500: ring1500,
     c_ring_pps_64: cRing64,
     c_ring_pps_1500: cRing1500,
-    ring_ratio_64: +(ring64 / cRing64).toFixed(3),
-    ring_ratio_1500: +(ring1500 / cRing1500).toFixed(3),
+    ring_ratio_64: rung.ratios[0],
+    ring_ratio_1500: rung.ratios[1],
     tap_pps_64: tap64,
     tap_pps_1514: tap1514,
     c_tap_pps_64: c64,
     c_tap_pps_1514: c1514,
     c_plain_tap_pps_64: c64Plain,
     c_plain_tap_pps_1514: c1514Plain,
-    tap_ratio_64: +(tap64 / c64).toFixed(3),
-    tap_ratio_1514: +(tap1514 / c1514).toFixed(3),
+    tap_ratio_64: tapped.ratios[0],
+    tap_ratio_1514: tapped.ratios[1],
     rss_per_vif_mb: +rssPerVif.toFixed(2),
     tcp_gbps: tcpGbps.toGuest,
     tcp_gbps_from_guest: tcpGbps.fromGuest,
@@ -304,12 +329,12 @@ async function inner(): Promise<void> {
     tcp_gso_from_guest_ratio_vs_veth: +(tcpGso.fromGuest / veth).toFixed(3),
     ring_pps_64_thread: ring64T,
     ring_pps_1500_thread: ring1500T,
-    ring_ratio_64_thread: +(ring64T / rungT.refs[0]!).toFixed(3),
-    ring_ratio_1500_thread: +(ring1500T / rungT.refs[1]!).toFixed(3),
+    ring_ratio_64_thread: rungT.ratios[0],
+    ring_ratio_1500_thread: rungT.ratios[1],
     tap_pps_64_thread: tap64T,
     tap_pps_1514_thread: tap1514T,
-    tap_ratio_64_thread: +(tap64T / tappedT.refs[0]!).toFixed(3),
-    tap_ratio_1514_thread: +(tap1514T / tappedT.refs[1]!).toFixed(3),
+    tap_ratio_64_thread: tappedT.ratios[0],
+    tap_ratio_1514_thread: tappedT.ratios[1],
     tcp_gbps_gso_thread: tcpGsoT.toGuest,
     tcp_gbps_gso_from_guest_thread: tcpGsoT.fromGuest,
   }) + '\n');
