@@ -777,7 +777,6 @@ export class NetfrontQueue {
     data.length = 0;
   }
 
-
   private takeRx(pos: number): RxBuf | null {
     const idx = pos & this.rx.sring.mask;
     const buf = this.rxSlots[idx]!;

@@ -192,7 +192,7 @@ export class NetbackRx {
       at += len;
     }
     const failed = this.grants.copyBatch(this.backendDomid, true, copies, frame) > 0;
-    this.respond(pkt, failed);
+    this.respond(pkt);
     if (failed) {
       this.stats.rxErrors++;
     } else {
@@ -203,7 +203,7 @@ export class NetbackRx {
   }
 
   /** One response per data slot, each its copy's status: the length it holds, or an error. */
-  private respond(pkt: RxPacket, failed: boolean): void {
+  private respond(pkt: RxPacket): void {
     const copies = this.copies;
     const view = this.ring.sring.view;
     const rsp = this.rsp;
@@ -217,7 +217,7 @@ export class NetbackRx {
       rsp.flags = flags;
       rsp.status = status === GNTST.okay ? copies.length(i) : NETIF_RSP_ERROR;
       writeRxResponse(view, this.slotRsp[i]!, rsp);
-      if (failed && status !== GNTST.okay && this.log.enabled('debug')) {
+      if (status !== GNTST.okay && this.log.enabled('debug')) {
         this.log.debug(`guest error: rx gref dereference failed (${copies.ref(i)}): status ${status}`);
       }
     }

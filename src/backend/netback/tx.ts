@@ -8,7 +8,7 @@
 // go to a peer with a virtio_net_hdr as they are (offload.ts); for other peers checksums are
 // filled in here.
 //
-// A frame is gathered into a scratch buffer of the queue's own and lent to the peer for the
+// A frame is gathered into a buffer of the queue's own and lent to the peer for the
 // length of deliver() (the NetClient contract: a peer that keeps bytes copies them, as a tap's
 // writer does into its batch anyway). Nothing is allocated per frame, so a fast guest costs no
 // garbage; the buffer never holds another guest's bytes.
@@ -57,10 +57,11 @@ export interface TxZeroCopy {
 const MCAST_MAX = 64;
 /** Responses pushed at least this often within a sweep (netback's NAPI weight). */
 const RESPONSE_BATCH = 64;
-/** A packet's total size is a u16: no frame is larger. */
-const MAX_FRAME = 0xffff;
-/** Where one-slot packets are copied to, one after another (each starts on 8 bytes). */
-const SINGLES_BYTES = 64 * 1024;
+/**
+ * The queue's frame buffer: a batch of one-slot packets one after another (each from 8 bytes),
+ * or one packet of several slots, whose total size is a u16.
+ */
+const FRAMES_BYTES = 64 * 1024;
 /**
  * single()'s answer for a packet whose copy is batched, sent and answered by flushSingles():
  * no netif status (those are -2 to 1).
@@ -74,22 +75,20 @@ export class NetbackTx {
   /** The private copy of the slot being looked at, reused from one request to the next. */
   private readonly req: TxRequest = { gref: 0, offset: 0, flags: 0, id: 0, size: 0 };
   /** Where frames are gathered; made on first use, so an idle vif costs nothing. */
-  private scratch: Uint8Array | null = null;
-  /** The last view lent out: frames of one size in a row (the common case) reuse it. */
-  private lent: Uint8Array | null = null;
+  private frames: Uint8Array | null = null;
   /** One-slot packets whose copies wait to be done together; per packet, its id and response slot. */
   private readonly singles = new GrantCopyBatch(RESPONSE_BATCH);
   private readonly singleIds = new Uint16Array(RESPONSE_BATCH);
   private readonly singleRsp = new Uint32Array(RESPONSE_BATCH);
   private readonly singleFlags = new Uint16Array(RESPONSE_BATCH);
-  /** Where the next batched packet goes in `singlesBuf` (made on first use). */
+  /** Where the next batched packet goes in `frames`. */
   private singlesAt = 0;
-  private singlesBuf: Uint8Array | null = null;
   /**
-   * The views lent for each place in a batch. Frames of one size in a row land at the same
-   * places batch after batch: their views are made once (a view costs more than a small copy).
+   * The views lent for each place in a batch (a packet of several slots is place 0). Frames of
+   * one size in a row land at the same places batch after batch: their views are made once (a
+   * view costs more than a small copy).
    */
-  private readonly singleViews: Array<Uint8Array | undefined> = [];
+  private readonly views: Array<Uint8Array | undefined> = [];
   /** The slots of a packet of several, copied in one call: its first and at most MAX_SKB_SLOTS more. */
   private readonly slots = new GrantCopyBatch(MAX_SKB_SLOTS + 1);
 
@@ -204,7 +203,7 @@ export class NetbackTx {
       this.zeroCopy.deliver(this.grants.memory.bytes, at, req.size);
       return NETIF_RSP_OKAY;
     }
-    if (this.singles.full || this.singlesAt + req.size > SINGLES_BYTES) this.flushSingles();
+    if (this.singles.full || this.singlesAt + req.size > FRAMES_BYTES) this.flushSingles();
     if (this.dead) return PENDING;
     const n = this.singles.count;
     this.singles.add(req.gref, req.offset, this.singlesAt, req.size);
@@ -220,8 +219,7 @@ export class NetbackTx {
     const batch = this.singles;
     const count = batch.count;
     if (count === 0) return;
-    const buf = this.singlesBuf ??= new Uint8Array(SINGLES_BYTES);
-    this.grants.copyBatch(this.backendDomid, false, batch, buf);
+    this.grants.copyBatch(this.backendDomid, false, batch, this.framesBuf());
     batch.clear();
     this.singlesAt = 0;
     const view = this.ring.sring.view;
@@ -229,7 +227,7 @@ export class NetbackTx {
       const id = this.singleIds[i]!;
       const gntst = batch.status(i);
       const status = gntst === GNTST.okay
-        ? this.send(id, this.singleView(buf, i, batch.localOffset(i), batch.length(i)), this.singleFlags[i]!, null)
+        ? this.send(id, this.lend(i, batch.localOffset(i), batch.length(i)), this.singleFlags[i]!, null)
         : this.guestError(id, `tx gref dereference failed (${batch.ref(i)}): status ${gntst}`);
       // deliver() may have disabled or disconnected the vif; the ring is not ours then.
       if (this.dead) return;
@@ -272,17 +270,22 @@ export class NetbackTx {
     }
   }
 
-  /** `len` bytes of `buf` at `at`, lent as batch place `i`'s frame. */
-  private singleView(buf: Uint8Array, i: number, at: number, len: number): Uint8Array {
-    const v = this.singleViews[i];
+  private framesBuf(): Uint8Array {
+    return this.frames ??= new Uint8Array(FRAMES_BYTES);
+  }
+
+  /** `len` bytes of the frame buffer at `at`, to be lent to deliver() as place `i`'s frame. */
+  private lend(i: number, at: number, len: number): Uint8Array {
+    const v = this.views[i];
     if (v !== undefined && v.byteOffset === at && v.length === len) return v;
-    // Made on the buffer directly, as borrow() makes its views.
-    return (this.singleViews[i] = new Uint8Array(buf.buffer, at, len));
+    // A view made on the buffer directly: subarray()'s species lookup costs more than a small copy.
+    return (this.views[i] = new Uint8Array(this.framesBuf().buffer, at, len));
   }
 
   /** Copies the packet's slots out of the granted pages, in one call; a string says which copy failed. */
   private gather(first: TxRequest, frags: TxRequest[], total: number): Uint8Array | string {
-    const frame = this.borrow(total);
+    // The batch was sent before this packet was read: the buffer is this packet's.
+    const frame = this.lend(0, 0, total);
     const slots = this.slots;
     slots.clear();
     let at = 0;
@@ -295,15 +298,6 @@ export class NetbackTx {
     let failed = 0;
     while (slots.status(failed) === GNTST.okay) failed++;
     return `tx gref dereference failed (${slots.ref(failed)}): status ${slots.status(failed)}`;
-  }
-
-  /** `len` bytes of the scratch buffer, to be filled and lent to deliver(). */
-  private borrow(len: number): Uint8Array {
-    if (this.lent !== null && this.lent.length === len) return this.lent;
-    this.scratch ??= new Uint8Array(MAX_FRAME);
-    // A view made on the buffer directly: subarray()'s species lookup costs more than a small copy.
-    this.lent = new Uint8Array(this.scratch.buffer, 0, len);
-    return this.lent;
   }
 
   private multicast(add: boolean, addr: Uint8Array): number {
