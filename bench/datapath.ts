@@ -156,6 +156,17 @@ const TCP_BYTES = Number(process.env['DATAPATH_TCP_BYTES'] ?? 512 * 1024 * 1024)
  */
 const SOCAT_BLOCK = ['-b', String(256 * 1024)];
 
+let socatPath: string | null = null;
+
+/** The file every TCP figure's socat sends, TCP_BYTES of 'a': written once per run. */
+function socatFile(dir: string): string {
+  if (socatPath === null) {
+    socatPath = join(dir, 'tcp.bin');
+    writeFileSync(socatPath, new Uint8Array(TCP_BYTES).fill(0x61));
+  }
+  return socatPath;
+}
+
 /**
  * TCP through the tap both ways between socat in the namespace and the guest's endpoint:
  * `flows` connections at once each way, TCP_BYTES each, the rate being all their bytes over
@@ -178,8 +189,7 @@ async function tcp(app: VifdApp, dir: string, devid: number, flows = 1, gso = fa
   });
   const payload = new Uint8Array(TCP_BYTES).fill(0x61);
   transport.tcp.listen(5002, (c) => { c.write(payload); c.end(); });
-  const file = join(dir, 'tcp.bin');
-  writeFileSync(file, payload);
+  const file = socatFile(dir);
   const run = promisify(execFile);
   const each = <T>(fn: () => Promise<T>): Promise<T[]> => Promise.all(Array.from({ length: flows }, fn));
   let t0 = performance.now();
@@ -214,8 +224,7 @@ async function tcpOnFreshApp(dir: string, queues: number, flows: number, gso = f
  */
 async function tcpVethBaseline(dir: string): Promise<number> {
   const ns = `vifdv-${process.pid}`;
-  const file = join(dir, 'veth.bin');
-  writeFileSync(file, new Uint8Array(TCP_BYTES).fill(0x61));
+  const file = socatFile(dir);
   execFileSync('ip', ['netns', 'add', ns]);
   try {
     execFileSync('ip', ['link', 'add', 'vbench0', 'type', 'veth', 'peer', 'name', 'vbench1', 'netns', ns]);
@@ -237,15 +246,20 @@ async function tcpVethBaseline(dir: string): Promise<number> {
   }
 }
 
-/** What a C reference in bench/c prints (one number), built and run with `args`. */
+/** The C references built so far: each is compiled once, for the run's many rounds. */
+const builtC = new Map<string, string>();
+
+/** What a C reference in bench/c prints (one number), run with `args`. */
 function runC(name: string, args: string[]): number {
-  const bin = join(tmpdir(), `vifd-${name}-${process.pid}`);
-  execFileSync('gcc', ['-O2', '-o', bin, resolve(`bench/c/${name}.c`)]);
-  try {
-    return Number(execFileSync(bin, args, { encoding: 'utf8' }).trim());
-  } finally {
-    rmSync(bin, { force: true });
+  let bin = builtC.get(name);
+  if (bin === undefined) {
+    const path = join(tmpdir(), `vifd-${name}-${process.pid}`);
+    execFileSync('gcc', ['-O2', '-o', path, resolve(`bench/c/${name}.c`)]);
+    process.on('exit', () => rmSync(path, { force: true }));
+    builtC.set(name, path);
+    bin = path;
   }
+  return Number(execFileSync(bin, args, { encoding: 'utf8' }).trim());
 }
 
 /** Frames/s of the C write() loop; `vnet`: its tap opened as vifd's are, a zero virtio_net_hdr per frame. */
