@@ -1,6 +1,6 @@
 // Root hooks for the whole run: whatever a test makes outside its own process (directories
 // under the temporary directory, network namespaces) it removes again. A run that leaves some
-// fails, naming them: a leak shows up in the test that adds one, not as a full disk weeks later.
+// fails, naming them: a leak shows up in the run that adds it, not as a full disk weeks later.
 
 import { execFileSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
