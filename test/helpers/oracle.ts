@@ -1,6 +1,6 @@
 /*
- * Loads the QEMU 10 QMP oracle (../shared/data/qemu10-qmp-oracle.json) and turns
- * each step's request back into the exact bytes that were sent.
+ * Loads the QEMU 10 QMP oracle (test/data/qemu10-qmp-oracle.json: QEMU 10.0.2's replies,
+ * recorded probe by probe) and turns each step's request back into the exact bytes that were sent.
  *
  * Most requests are stored verbatim.  Binary ones are Python bytes reprs
  * (b'...'); huge ones are summarised as {len, head, tail}, and are rebuilt here
@@ -9,7 +9,7 @@
  */
 
 import { readFileSync } from 'node:fs';
-import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 export interface OracleResponse {
   raw?: string;
@@ -48,14 +48,37 @@ export interface Oracle {
   derived: Record<string, unknown>;
 }
 
-let cached: Oracle | undefined;
+/** The recorded session, beside the sources (this file runs from dist/test/helpers/). */
+export const ORACLE_FILE = fileURLToPath(new URL('../../../test/data/qemu10-qmp-oracle.json', import.meta.url));
 
+let cached: Oracle | Error | undefined;
+
+/** The oracle; throws, saying which file and why, when it cannot be read. */
 export function loadOracle(): Oracle {
   if (cached === undefined) {
-    const file = path.resolve(process.cwd(), '../shared/data/qemu10-qmp-oracle.json');
-    cached = JSON.parse(readFileSync(file, 'utf8')) as Oracle;
+    try {
+      cached = JSON.parse(readFileSync(ORACLE_FILE, 'utf8')) as Oracle;
+    } catch (err) {
+      cached = new Error(`cannot load QEMU 10's recorded QMP session from ${ORACLE_FILE}: ${(err as Error).message}`);
+    }
   }
+  if (cached instanceof Error) throw cached;
   return cached;
+}
+
+/**
+ * For suites that make one test per probe: calls `define` with the oracle, or, when it cannot
+ * be loaded, defines one test that fails with the reason, so the rest of the run goes on.
+ */
+export function withOracle(define: (oracle: Oracle) => void): void {
+  let oracle: Oracle;
+  try {
+    oracle = loadOracle();
+  } catch (err) {
+    it('loads QEMU 10\'s recorded QMP session', () => { throw err; });
+    return;
+  }
+  define(oracle);
 }
 
 export function probe(name: string): OracleProbe {

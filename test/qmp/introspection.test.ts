@@ -6,7 +6,7 @@
 import { expect } from 'chai';
 import { schemas } from '../../src/schema/registry.js';
 import { startApp, type TestApp } from '../helpers/app.js';
-import { loadOracle } from '../helpers/oracle.js';
+import { withOracle } from '../helpers/oracle.js';
 import { QmpTestClient } from '../helpers/qmp-client.js';
 
 type Info = Record<string, unknown>;
@@ -136,22 +136,24 @@ describe('introspection generated from schema/', () => {
     expect(ret('device-list-properties')).to.equal(ret('qom-list'));
   });
 
-  const entries = (loadOracle().derived['query_qmp_schema'] as { entries: Record<string, Group> }).entries;
-  for (const [name, group] of Object.entries(entries)) {
-    const kind = group[name]!['meta-type'] === 'event' ? 'event' : 'command';
-    if (schemas().get(kind, name) === undefined) continue; // QEMU has it, vifd does not (stop, qom-set, ...)
-    if (UNION_VARIANTS_PENDING.has(name)) {
-      it(`describes ${kind} ${name} with QEMU 10's members, its union's variants aside`, () => {
-        const q = group[name]!;
-        const v = byName.get(name)!;
-        expect(v['meta-type']).to.equal(q['meta-type']);
-        const members = (e: Info | undefined): unknown => (e?.['members'] as Info[]).map((m) => m['name']);
-        expect(members(byName.get(v['arg-type'] as string))).to.deep.equal(members(group[q['arg-type'] as string]));
+  withOracle((oracle) => {
+    const entries = (oracle.derived['query_qmp_schema'] as { entries: Record<string, Group> }).entries;
+    for (const [name, group] of Object.entries(entries)) {
+      const kind = group[name]!['meta-type'] === 'event' ? 'event' : 'command';
+      if (schemas().get(kind, name) === undefined) continue; // QEMU has it, vifd does not (stop, qom-set, ...)
+      if (UNION_VARIANTS_PENDING.has(name)) {
+        it(`describes ${kind} ${name} with QEMU 10's members, its union's variants aside`, () => {
+          const q = group[name]!;
+          const v = byName.get(name)!;
+          expect(v['meta-type']).to.equal(q['meta-type']);
+          const members = (e: Info | undefined): unknown => (e?.['members'] as Info[]).map((m) => m['name']);
+          expect(members(byName.get(v['arg-type'] as string))).to.deep.equal(members(group[q['arg-type'] as string]));
+        });
+        continue;
+      }
+      it(`describes ${kind} ${name} exactly as QEMU 10 does, opaque names aside`, () => {
+        compareEntries(group, byName, name);
       });
-      continue;
     }
-    it(`describes ${kind} ${name} exactly as QEMU 10 does, opaque names aside`, () => {
-      compareEntries(group, byName, name);
-    });
-  }
+  });
 });

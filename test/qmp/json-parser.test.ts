@@ -9,7 +9,7 @@ import {
   type Limits,
 } from '../../src/qmp/json-parser.js';
 import { formatJson } from '../../src/qmp/json-writer.js';
-import { loadOracle, probe, stepWrites, type OracleResponse } from '../helpers/oracle.js';
+import { probe, stepWrites, withOracle, type OracleResponse } from '../helpers/oracle.js';
 import { canonical, joinMessages, mulberry32, randomValue } from '../helpers/json-random.js';
 
 const utf8 = new TextEncoder();
@@ -141,15 +141,17 @@ function checkAgainstOracle(name: string, split: (b: Uint8Array) => Uint8Array[]
 describe('JSON stream parser', () => {
   describe('against every request QEMU 10 answered in the oracle', () => {
     const whole = (b: Uint8Array): Uint8Array[] => [b];
-    for (const p of loadOracle().probes) {
-      if (p.name === 'large_65MB_string_over_token_limit') continue; // streamed in chunks below
-      it(`delimits and reads ${p.name} as QEMU does`, () => checkAgainstOracle(p.name, whole));
-    }
-    for (const p of loadOracle().probes) {
-      const small = p.steps.every((s) => stepWrites(p.name, s).every((w) => w.length < 5000));
-      if (!small) continue;
-      it(`reads ${p.name} the same when every byte arrives alone`, () => checkAgainstOracle(p.name, bytewise));
-    }
+    withOracle(({ probes }) => {
+      for (const p of probes) {
+        if (p.name === 'large_65MB_string_over_token_limit') continue; // streamed in chunks below
+        it(`delimits and reads ${p.name} as QEMU does`, () => checkAgainstOracle(p.name, whole));
+      }
+      for (const p of probes) {
+        const small = p.steps.every((s) => stepWrites(p.name, s).every((w) => w.length < 5000));
+        if (!small) continue;
+        it(`reads ${p.name} the same when every byte arrives alone`, () => checkAgainstOracle(p.name, bytewise));
+      }
+    });
   });
 
   describe('QEMU error texts and reply counts', () => {

@@ -1,4 +1,4 @@
-// Replays QEMU 10.0.2's QMP oracle (../shared/data/qemu10-qmp-oracle.json) against vifd over its
+// Replays QEMU 10.0.2's QMP oracle (test/data/qemu10-qmp-oracle.json) against vifd over its
 // real unix socket: the exact bytes of each probe, on a connection of its own, and each reply
 // line compared with QEMU's byte for byte.
 //
@@ -13,7 +13,7 @@
 import { expect } from 'chai';
 import { VERSION } from '../../src/cli/version.js';
 import { startApp, type TestApp } from '../helpers/app.js';
-import { loadOracle, stepWrites, type OracleProbe, type OracleResponse, type OracleStep } from '../helpers/oracle.js';
+import { stepWrites, withOracle, type OracleProbe, type OracleResponse, type OracleStep } from '../helpers/oracle.js';
 import { RawLineClient } from '../helpers/raw-line-client.js';
 
 const QEMU_PACKAGE = 'Debian 1:10.0.2+ds-2+deb13u1~bpo12+1';
@@ -148,42 +148,43 @@ async function replay(t: TestApp, p: OracleProbe): Promise<void> {
 
 describe('QEMU 10 oracle replayed against vifd over its unix socket', function () {
   this.timeout(120000);
-  const probes = loadOracle().probes;
-  let t: TestApp;
+  withOracle(({ probes }) => {
+    let t: TestApp;
 
-  before(async () => { t = await startApp(); });
-  after(async () => { await t.stop(); });
+    before(async () => { t = await startApp(); });
+    after(async () => { await t.stop(); });
 
-  it('lists only probes the oracle has, and excludes only steps that exist', () => {
-    const names = new Set(probes.map((p) => p.name));
-    for (const n of [...Object.keys(EXCLUDED_PROBES), ...Object.keys(EXCLUDED_STEPS), ...LIMIT_PROBES]) {
-      expect(names.has(n), n).to.equal(true);
-    }
-    for (const [n, e] of Object.entries(EXCLUDED_STEPS)) {
-      const p = probes.find((x) => x.name === n)!;
-      for (const s of e.steps) expect(s, n).to.be.below(p.steps.length);
-    }
-  });
-
-  it('runs most of the oracle: at least 85 of its probes', () => {
-    expect(probes.filter((p) => !(p.name in EXCLUDED_PROBES)).length).to.be.at.least(85);
-  });
-
-  for (const p of probes) {
-    if (p.name in EXCLUDED_PROBES) continue;
-    if (p.name === 'quit') {
-      it('answers quit as QEMU does: SHUTDOWN, the return, then end of file', async () => {
-        const own = await startApp();
-        try {
-          await replay(own, p);
-        } finally {
-          await own.stop();
-        }
-      });
-      continue;
-    }
-    it(`answers ${p.name} as QEMU does`, async () => {
-      await replay(t, p);
+    it('lists only probes the oracle has, and excludes only steps that exist', () => {
+      const names = new Set(probes.map((p) => p.name));
+      for (const n of [...Object.keys(EXCLUDED_PROBES), ...Object.keys(EXCLUDED_STEPS), ...LIMIT_PROBES]) {
+        expect(names.has(n), n).to.equal(true);
+      }
+      for (const [n, e] of Object.entries(EXCLUDED_STEPS)) {
+        const p = probes.find((x) => x.name === n)!;
+        for (const s of e.steps) expect(s, n).to.be.below(p.steps.length);
+      }
     });
-  }
+
+    it('runs most of the oracle: at least 85 of its probes', () => {
+      expect(probes.filter((p) => !(p.name in EXCLUDED_PROBES)).length).to.be.at.least(85);
+    });
+
+    for (const p of probes) {
+      if (p.name in EXCLUDED_PROBES) continue;
+      if (p.name === 'quit') {
+        it('answers quit as QEMU does: SHUTDOWN, the return, then end of file', async () => {
+          const own = await startApp();
+          try {
+            await replay(own, p);
+          } finally {
+            await own.stop();
+          }
+        });
+        continue;
+      }
+      it(`answers ${p.name} as QEMU does`, async () => {
+        await replay(t, p);
+      });
+    }
+  });
 });
