@@ -18,9 +18,18 @@ export interface EmitOptions {
   session?: number;
 }
 
+/** The last stamp given: a later event is never stamped earlier, whatever the wall clock does. */
+let lastMicros = 0;
+
+/**
+ * Wall-clock time in µs, as QEMU's g_get_real_time(), read off the monotonic clock: Date.now()'s
+ * millisecond and performance.now()'s fraction tick apart, so gluing the two went backwards
+ * within a millisecond. (A stamp fits a double exactly: about 2^51 µs since 1970.)
+ */
 export function timestampNow(): { seconds: number; microseconds: number } {
-  const us = BigInt(Date.now()) * 1000n + BigInt(Math.floor((performance.now() % 1) * 1000));
-  return { seconds: Number(us / 1000000n), microseconds: Number(us % 1000000n) };
+  const us = Math.max(lastMicros, Math.floor((performance.timeOrigin + performance.now()) * 1000));
+  lastMicros = us;
+  return { seconds: Math.floor(us / 1_000_000), microseconds: us % 1_000_000 };
 }
 
 export class EventBus {

@@ -5,7 +5,9 @@ import { expect } from 'chai';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { timestampNow } from '../../src/qmp/events.js';
 import { startApp, type TestApp } from '../helpers/app.js';
+import { eventually, QmpTestClient, type QmpMessage } from '../helpers/qmp-client.js';
 import { RawLineClient } from '../helpers/raw-line-client.js';
 
 const EVENT_LINE = /^\{"timestamp": \{"seconds": (\d+), "microseconds": (\d+)\}, "event": "([A-Za-z_.-]+)"(, "data": \{.*\})?\}\r\n$/;
@@ -89,4 +91,42 @@ describe('QMP events', () => {
     s.close();
     for (const c of [a, b, p, idle]) c.destroy();
   });
+
+  it('never stamps an event earlier than the one before it', () => {
+    let last = timestampNow();
+    for (let i = 0; i < 200_000; i++) {
+      const now = timestampNow();
+      const back = now.seconds < last.seconds || (now.seconds === last.seconds && now.microseconds < last.microseconds);
+      expect(back, `${JSON.stringify(now)} after ${JSON.stringify(last)}`).to.equal(false);
+      last = now;
+    }
+  });
+
+  it('gives every session the events of many hotplugs and unplugs at once with timestamps that never go back', async function () {
+    this.timeout(30000);
+    const vifs = 24;
+    const sessions = await Promise.all([0, 1, 2].map(() => QmpTestClient.connect(t.qmpPath)));
+    const [a] = sessions;
+    const ids = Array.from({ length: vifs }, (_, i) => `ev${i}`);
+    for (const id of ids) a!.send(JSON.stringify({ execute: 'device_add', arguments: { driver: 'xen-net-device', id } }));
+    for (const id of ids) expect(JSON.parse(await a!.nextLine()), id).to.deep.equal({ return: {} });
+    for (const id of ids) a!.send(JSON.stringify({ execute: 'device_del', arguments: { id } }));
+    for (const id of ids) expect(JSON.parse(await a!.nextLine()), id).to.deep.equal({ return: {} });
+    const micros = (e: QmpMessage): number => {
+      const ts = e['timestamp'] as { seconds: number; microseconds: number };
+      return ts.seconds * 1_000_000 + ts.microseconds;
+    };
+    for (const [n, c] of sessions.entries()) {
+      // c.events holds every event in the order it arrived.
+      const deletions = (): QmpMessage[] => c.events.filter((e) => e['event'] === 'DEVICE_DELETED');
+      await eventually(() => deletions().length === vifs, 20000, `session ${n}: ${vifs} DEVICE_DELETED`);
+      expect(new Set(deletions().map((e) => (e['data'] as QmpMessage)['device'])), `session ${n}`).to.deep.equal(new Set(ids));
+      expect(c.events.length, `session ${n}: state changes besides the deletions`).to.be.above(vifs);
+      c.events.forEach((e, i) => {
+        if (i > 0) expect(micros(e), `session ${n}, event ${i} (${String(e['event'])})`).to.be.at.least(micros(c.events[i - 1]!));
+      });
+      c.close();
+    }
+  });
 });
+
