@@ -27,12 +27,16 @@ describe('the dashboard page in chromium', function () {
   let qmp: QmpTestClient;
   let browser: Browser;
   let page: Page;
+  /** Every request the page made that failed or was answered 4xx/5xx. */
+  const failed: string[] = [];
 
   before(async () => {
     t = await startApp(['-dashboard', '127.0.0.1:0']);
     qmp = await QmpTestClient.connect(t.qmpPath);
     browser = await launchChromium();
     page = await browser.context.newPage();
+    page.on('response', (r) => { if (r.status() >= 400) failed.push(`${r.status()} ${r.url()}`); });
+    page.on('requestfailed', (r) => failed.push(`failed ${r.url()}`));
     await page.goto(t.app.dashboard!.url);
     await page.waitForSelector('body[data-ready="true"]');
   });
@@ -58,6 +62,17 @@ describe('the dashboard page in chromium', function () {
   it('says there are no vifs yet', async () => {
     expect(await page.locator('#vifs-empty').isVisible()).to.equal(true);
     expect(await text('#connection')).to.match(/^connected \(vifd /);
+  });
+
+  it('loads without a failed request, and names an icon that is served', async () => {
+    expect(failed).to.deep.equal([]);
+    // Headless Chromium does not fetch icons itself: fetched as a browser would, from the link.
+    const icon = await page.evaluate(`(async () => {
+      const href = document.querySelector('link[rel="icon"]')?.href;
+      const r = href ? await fetch(href) : null;
+      return r ? [r.status, r.headers.get('content-type')] : null;
+    })()`);
+    expect(icon).to.deep.equal([200, 'image/svg+xml']);
   });
 
   it('hotplugs a vif from the form, whose row reaches Connected', async () => {

@@ -44,6 +44,10 @@ describe('dashboard serving', () => {
           const r = await app.inject({ url, headers: { host: 'localhost:8080' } });
           expect(r.statusCode, url).to.equal(200);
         }
+        expect(page.body).to.include('<link rel="icon" href="favicon.svg"');
+        const icon = await app.inject({ url: '/favicon.svg', headers: { host: 'localhost' } });
+        expect(icon.statusCode).to.equal(200);
+        expect(icon.headers['content-type']).to.match(/^image\/svg\+xml/);
         expect((await app.inject({ url: '/nope.js', headers: { host: 'localhost' } })).statusCode).to.equal(404);
       } finally {
         await app.close();

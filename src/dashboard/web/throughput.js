@@ -12,7 +12,7 @@ export class Throughput {
     this.data = [[now - 1, now], [0, 0], [0, 0]];
     this.last = null;
     this.plot = new uPlot({
-      width: 160,
+      width: 120,
       height: 40,
       legend: { show: false },
       cursor: { show: false },

@@ -114,8 +114,7 @@ export class VifTable {
       el('td', {}, cell('vif', 'mono')),
       el('td', {}, cell('mac', 'mono')),
       el('td', {}, cell('netdev', 'mono')),
-      el('td', {}, cell('backend-state', 'state')),
-      el('td', {}, cell('frontend-state', 'state')),
+      el('td', { class: 'states' }, cell('backend-state', 'state'), cell('frontend-state', 'state')),
       el('td', {}, cell('link', 'link')),
     );
     for (const c of COUNTERS) {
@@ -151,6 +150,11 @@ export class VifTable {
     set('vif', data.vif);
     set('mac', data.mac);
     set('netdev', data.netdev ? `${data.netdev} (${data.peer})` : data.peer);
+    // Cells cut long texts short: the whole text is a hover away.
+    for (const f of ['id', 'path', 'netdev']) {
+      const e = document.getElementById(`vif-${r.key}-${f}`);
+      if (e.title !== e.textContent) e.title = e.textContent;
+    }
     this.fillState(r, 'backend');
     this.fillState(r, 'frontend');
     set('link', data.link);
