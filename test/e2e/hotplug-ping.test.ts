@@ -64,6 +64,11 @@ describe('e2e: hotplug a Xen PV NIC and ping the guest through its tap', functio
     for (const dir of [BE, FE]) {
       expect(await xsRead(dir)).to.deep.equal({ class: 'GenericError', desc: `xenstore read ${dir} failed: ENOENT` });
     }
+    // Their parents stay, empty, as QEMU 10's xen-bus leaves them (seen on a real Xen 4.17).
+    expect((await qmp.execute('__com.vifd_xenstore-directory', { path: '/local/domain/0/backend/qnic/1' }))['return'])
+      .to.deep.equal([]);
+    expect((await qmp.execute('__com.vifd_xenstore-directory', { path: '/local/domain/1/device/vif' }))['return'])
+      .to.deep.equal([]);
   });
 
   it('quits with SHUTDOWN, then the reply, then the process exits 0', async () => {
