@@ -26,9 +26,11 @@ export function emitLogLine(line: string): void {
   sink(line);
 }
 
-/** Redirects log lines (tests capture them; the dashboard may show them). */
-export function setLogSink(fn: (line: string) => void): void {
+/** Redirects log lines (tests capture them); returns where they went before, to put back. */
+export function setLogSink(fn: (line: string) => void): (line: string) => void {
+  const before = sink;
   sink = fn;
+  return before;
 }
 
 export class Logger {

@@ -72,19 +72,19 @@ describe('the dashboard at start-up', () => {
 
     it('runs without the default dashboard when its port is taken', async () => {
       const busy = await busyPort();
+      const lines: string[] = [];
+      const sinkBefore = setLogSink((line) => lines.push(line));
       try {
         const cfg = parseCommandLine([]);
         cfg.qmp = [{ path: join(dir, 'q.sock'), pretty: false }];
         cfg.dashboard = { host: '127.0.0.1', port: busy.port, token: null };
-        const lines: string[] = [];
-        setLogSink((line) => lines.push(line));
         const r = await run(cfg);
         expect(r.error).to.equal(undefined);
         expect(r.app.dashboard).to.equal(null);
         expect(lines.join('\n')).to.include(`-dashboard 127.0.0.1:${busy.port}: listen EADDRINUSE`);
         await r.stop();
       } finally {
-        setLogSink((line) => process.stderr.write(line + '\n'));
+        setLogSink(sinkBefore);
         busy.server.close();
       }
     });

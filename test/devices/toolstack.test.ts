@@ -42,12 +42,13 @@ describe('toolstack-created xen-net-devices', function () {
   }
 
   let levelBefore: LogLevel;
+  let sinkBefore: (line: string) => void;
 
   beforeEach(async () => {
     dir = mkdtempSync(join(tmpdir(), 'vifd-toolstack-'));
     levelBefore = logLevel();
     setLogLevel('info');
-    setLogSink((line) => logs.push(line));
+    sinkBefore = setLogSink((line) => logs.push(line));
     t = await startApp(['-xenstore', `socket=${join(dir, 'xs.sock')}`]);
     qmp = await QmpTestClient.connect(t.qmpPath);
     await qmp.execute('qmp_capabilities');
@@ -60,7 +61,7 @@ describe('toolstack-created xen-net-devices', function () {
     toolstack.close();
     qmp.close();
     await t.stop();
-    setLogSink((line) => process.stderr.write(line + '\n'));
+    setLogSink(sinkBefore);
     setLogLevel(levelBefore);
     logs.length = 0;
     rmSync(dir, { recursive: true, force: true });
