@@ -6,8 +6,8 @@
 
 import { EventEmitter } from 'node:events';
 import { Logger } from '../common/log.js';
-import type { EventChannels } from '../xen/event-channel.js';
-import type { GrantTable } from '../xen/grant-table.js';
+import type { EventChannels } from '../xen/emulated/event-channel.js';
+import type { GrantTable } from '../xen/emulated/grant-table.js';
 import type { XsHandle } from '../xen/xenstore/index.js';
 import { findBackendCandidates, type DiscoveredBackend } from './backend-enumeration.js';
 import type { DatapathThread } from './netback/datapath-thread.js';

@@ -28,7 +28,7 @@ import { QmpServer, type VersionInfo } from '../qmp/server.js';
 import { UnixQmpListener } from '../qmp/transports/unix.js';
 import { schemas } from '../schema/registry.js';
 import { DatapathThread } from '../backend/netback/datapath-thread.js';
-import { DOM0, XenPlatform } from '../xen/platform.js';
+import { DOM0, XenPlatform } from '../xen/emulated/platform.js';
 import { ExternalXenstore } from '../xen/xenstore-access.js';
 import { XenstoreSocketServer } from '../xen/xenstore/wire/server.js';
 import type { CliConfig, NetdevSpec } from './options.js';

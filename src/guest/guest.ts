@@ -5,8 +5,8 @@
 // unprivileged xenstore connection for its domid, and event channels.
 
 import { xenbusStateName } from '../protocol/xenbus.js';
-import type { Domain } from '../xen/domain.js';
-import type { EventChannels } from '../xen/event-channel.js';
+import type { Domain } from '../xen/emulated/domain.js';
+import type { EventChannels } from '../xen/emulated/event-channel.js';
 import type { NetfrontCounters } from './netfront-queue.js';
 import { Netfront, type NetfrontOptions } from './netfront.js';
 import { formatIpv4 } from './packet.js';

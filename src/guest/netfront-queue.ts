@@ -32,8 +32,8 @@ import {
 } from '../protocol/netif.js';
 import { FrameArena } from '../common/frame-arena.js';
 import { FrameSlab } from '../common/frame-slab.js';
-import type { Domain } from '../xen/domain.js';
-import type { EventChannels } from '../xen/event-channel.js';
+import type { Domain } from '../xen/emulated/domain.js';
+import type { EventChannels } from '../xen/emulated/event-channel.js';
 import { errorText, type GuestLog } from './xs.js';
 
 /** Linux netfront's RX_COPY_THRESHOLD: a first slot this small earns the packet one more slot. */

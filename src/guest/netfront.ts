@@ -23,8 +23,8 @@ import {
   NETTXF_csum_blank, NETTXF_data_validated, XEN_NETIF_GSO_TYPE_TCPV4, XEN_NETIF_GSO_TYPE_TCPV6,
 } from '../protocol/netif.js';
 import { parseXenbusState, XenbusState, type XenbusStateValue, xenbusStateName } from '../protocol/xenbus.js';
-import type { Domain } from '../xen/domain.js';
-import type { EventChannels } from '../xen/event-channel.js';
+import type { Domain } from '../xen/emulated/domain.js';
+import type { EventChannels } from '../xen/emulated/event-channel.js';
 import {
   type Leftover, newCounters, type NetfrontCounters, NetfrontQueue, type QueueInfo, type RawTxExtra,
   type RawTxRequest, type RxInfo, type TxGso, type TxResult,

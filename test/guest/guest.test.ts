@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { Guest } from '../../src/guest/guest.js';
 import { XenbusState } from '../../src/protocol/xenbus.js';
-import { XenPlatform } from '../../src/xen/platform.js';
+import { XenPlatform } from '../../src/xen/emulated/platform.js';
 import { connected, eventually, FAST, GUEST_DOMID, rig, type Rig } from './harness.js';
 
 describe('guest: xenbus frontend and vifs', function () {

@@ -4,8 +4,8 @@
 import { Guest } from '../../src/guest/guest.js';
 import type { NetfrontOptions } from '../../src/guest/netfront.js';
 import type { GuestXs } from '../../src/guest/xs.js';
-import type { Domain } from '../../src/xen/domain.js';
-import { XenPlatform } from '../../src/xen/platform.js';
+import type { Domain } from '../../src/xen/emulated/domain.js';
+import { XenPlatform } from '../../src/xen/emulated/platform.js';
 import type { XsConnection } from '../../src/xen/xenstore/index.js';
 import { QemuPeer, type PeerOptions } from './qemu-peer.js';
 

@@ -11,7 +11,7 @@ import {
   NETTXF_data_validated, NETTXF_extra_info, NETTXF_more_data,
 } from '../../src/protocol/netif.js';
 import { XenbusState } from '../../src/protocol/xenbus.js';
-import { GTF_permit_access, GTF_readonly } from '../../src/xen/grant-table.js';
+import { GTF_permit_access, GTF_readonly } from '../../src/xen/emulated/grant-table.js';
 import { XsError, type XsConnection } from '../../src/xen/xenstore/index.js';
 import { connected, eventually, GUEST_DOMID, rig, type Rig } from './harness.js';
 import type { QemuPeer } from './qemu-peer.js';

@@ -13,9 +13,9 @@ import {
   readTxRequest, RX_SLOT_SIZE, TX_SLOT_SIZE, type TxRequest, writeRxResponse, writeTxResponse,
 } from '../../src/protocol/netif.js';
 import { XenbusState } from '../../src/protocol/xenbus.js';
-import type { Domain } from '../../src/xen/domain.js';
-import type { GrantMapping } from '../../src/xen/grant-table.js';
-import type { XenPlatform } from '../../src/xen/platform.js';
+import type { Domain } from '../../src/xen/emulated/domain.js';
+import type { GrantMapping } from '../../src/xen/emulated/grant-table.js';
+import type { XenPlatform } from '../../src/xen/emulated/platform.js';
 import type { XsConnection } from '../../src/xen/xenstore/connection.js';
 
 export interface PeerOptions {

@@ -5,7 +5,7 @@
 
 import type { MessagePort } from 'node:worker_threads';
 import type { LogLevel } from '../../common/log.js';
-import type { SharedGrantTable } from '../../xen/grant-table.js';
+import type { SharedGrantTable } from '../../xen/emulated/grant-table.js';
 import type { LentTap } from '../net/net-client.js';
 import type { DatapathStart } from './vif-datapath.js';
 

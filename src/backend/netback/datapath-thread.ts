@@ -9,7 +9,7 @@
 import { MessageChannel, Worker } from 'node:worker_threads';
 import { emitLogLine, Logger, logLevel } from '../../common/log.js';
 import { SyncCaller } from '../../common/sync-call.js';
-import { Doorbell } from '../../xen/evtchn-doorbell.js';
+import { Doorbell } from '../../xen/emulated/evtchn-doorbell.js';
 import type { NetClient } from '../net/net-client.js';
 import type { Hypervisor } from '../xen-bus.js';
 import type { CreateArgs, DatapathEvent, DatapathWorkerData, StartArgs } from './datapath-protocol.js';

@@ -5,8 +5,8 @@
 import { workerData, type MessagePort } from 'node:worker_threads';
 import { Logger, setLogLevel, setLogSink } from '../../common/log.js';
 import { serveSyncCalls } from '../../common/sync-call.js';
-import { Doorbell } from '../../xen/evtchn-doorbell.js';
-import { GrantTable } from '../../xen/grant-table.js';
+import { Doorbell } from '../../xen/emulated/evtchn-doorbell.js';
+import { GrantTable } from '../../xen/emulated/grant-table.js';
 import { TapIo } from '../net/tap-io.js';
 import { sharedCounters } from './counters.js';
 import type { CreateArgs, DatapathEvent, DatapathWorkerData, StartArgs } from './datapath-protocol.js';

@@ -3,7 +3,7 @@
 // and given back by the control side, on the thread that owns the grant tables and event
 // channels; the queue's datapath, wherever it runs, only uses them.
 
-import type { GrantMapping } from '../../xen/grant-table.js';
+import type { GrantMapping } from '../../xen/emulated/grant-table.js';
 import { ConnectFatal } from '../connect-fatal.js';
 import type { Hypervisor } from '../xen-bus.js';
 import type { QueueKeys } from './queue-config.js';

@@ -19,7 +19,7 @@ import type { Logger } from '../../common/log.js';
 import { RX_SLOT_SIZE, TX_SLOT_SIZE } from '../../protocol/netif.js';
 import { BackRing, SharedRing } from '../../protocol/ring.js';
 import type { VirtioNetHdr } from '../../protocol/virtio-net-hdr.js';
-import type { GrantTable } from '../../xen/grant-table.js';
+import type { GrantTable } from '../../xen/emulated/grant-table.js';
 import type { VifCounters } from './counters.js';
 import type { QueueKeys } from './queue-config.js';
 import type { QueueResources } from './queue-resources.js';

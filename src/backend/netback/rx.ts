@@ -21,8 +21,8 @@ import {
 import { PAGE_SIZE, wrapSub, type BackRing } from '../../protocol/ring.js';
 import type { VirtioNetHdr } from '../../protocol/virtio-net-hdr.js';
 import { GNTST } from '../../xen/errors.js';
-import { GrantCopyBatch } from '../../xen/grant-copy.js';
-import type { GrantTable } from '../../xen/grant-table.js';
+import { GrantCopyBatch } from '../../xen/grant-copy-batch.js';
+import type { GrantTable } from '../../xen/emulated/grant-table.js';
 import { finishPartialChecksum } from '../net/checksum.js';
 import type { VifCounters } from './counters.js';
 import { NO_RX_FEATURES, rxOffload, type RxFeatures } from './offload.js';

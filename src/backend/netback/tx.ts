@@ -27,8 +27,8 @@ import {
 import { PAGE_SIZE, wrapSub, type BackRing } from '../../protocol/ring.js';
 import type { VirtioNetHdr } from '../../protocol/virtio-net-hdr.js';
 import { GNTST } from '../../xen/errors.js';
-import { GrantCopyBatch } from '../../xen/grant-copy.js';
-import type { GrantTable } from '../../xen/grant-table.js';
+import { GrantCopyBatch } from '../../xen/grant-copy-batch.js';
+import type { GrantTable } from '../../xen/emulated/grant-table.js';
 import { fillL4Checksum } from '../net/checksum.js';
 import type { VifCounters } from './counters.js';
 import { gsoHeaders, txVnetHdr, type GsoHeaders } from './offload.js';

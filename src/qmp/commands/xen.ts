@@ -4,7 +4,7 @@
 // only one. Ports bound to vifd's backends (dom0) are QEMU's "qemu" remote domain.
 
 import { VifdError } from '../../common/errors.js';
-import { EVTCHN_PORTS_PER_DOMAIN, type EventChannels } from '../../xen/event-channel.js';
+import { EVTCHN_PORTS_PER_DOMAIN, type EventChannels } from '../../xen/emulated/event-channel.js';
 import type { Args, Dispatcher } from '../dispatcher.js';
 
 export interface XenEventHost {

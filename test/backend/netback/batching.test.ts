@@ -10,8 +10,8 @@ import { NetbackRx } from '../../../src/backend/netback/rx.js';
 import { NetbackTx } from '../../../src/backend/netback/tx.js';
 import { RX_SLOT_SIZE, TX_SLOT_SIZE, readRxResponse, writeRxRequest, writeTxRequest } from '../../../src/protocol/netif.js';
 import { BackRing, SharedRing } from '../../../src/protocol/ring.js';
-import { GrantTable } from '../../../src/xen/grant-table.js';
-import { GuestMemory } from '../../../src/xen/guest-memory.js';
+import { GrantTable } from '../../../src/xen/emulated/grant-table.js';
+import { GuestMemory } from '../../../src/xen/emulated/guest-memory.js';
 
 function platform() {
   const memory = new GuestMemory(1);

@@ -11,8 +11,8 @@ import {
   readTxResponse, writeTxRequest,
 } from '../../../src/protocol/netif.js';
 import { BackRing, SharedRing } from '../../../src/protocol/ring.js';
-import { GrantTable } from '../../../src/xen/grant-table.js';
-import { GuestMemory } from '../../../src/xen/guest-memory.js';
+import { GrantTable } from '../../../src/xen/emulated/grant-table.js';
+import { GuestMemory } from '../../../src/xen/emulated/guest-memory.js';
 
 interface Slot { gref?: number; offset?: number; flags?: number; id?: number; size?: number; extra?: number[] }
 

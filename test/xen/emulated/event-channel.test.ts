@@ -2,8 +2,8 @@
 // coalesced, never made inside send().
 
 import { expect } from 'chai';
-import { XenError } from '../../src/xen/errors.js';
-import { EventChannels } from '../../src/xen/event-channel.js';
+import { XenError } from '../../../src/xen/errors.js';
+import { EventChannels } from '../../../src/xen/emulated/event-channel.js';
 
 const tick = () => new Promise((r) => setImmediate(r));
 

@@ -3,7 +3,7 @@
 
 import { expect } from 'chai';
 import { Worker } from 'node:worker_threads';
-import { Doorbell } from '../../src/xen/evtchn-doorbell.js';
+import { Doorbell } from '../../../src/xen/emulated/evtchn-doorbell.js';
 
 describe('event channel doorbell', () => {
   it('coalesces repeated rings of a port and drains every pending port once, in order', () => {

@@ -2,8 +2,8 @@
 // pages first, from fresh ones otherwise, and says so when no run fits.
 
 import { expect } from 'chai';
-import { PAGE_SIZE } from '../../src/protocol/ring.js';
-import { GuestMemory } from '../../src/xen/guest-memory.js';
+import { PAGE_SIZE } from '../../../src/protocol/ring.js';
+import { GuestMemory } from '../../../src/xen/emulated/guest-memory.js';
 
 describe('guest memory: runs of pages', () => {
   it('hands out a run of fresh consecutive pages, zeroed and allocated', () => {

@@ -3,12 +3,12 @@
 // written out here independently of the table's own code.
 
 import { expect } from 'chai';
-import { Domain } from '../../src/xen/domain.js';
-import { GNTST } from '../../src/xen/errors.js';
-import { GrantCopyBatch } from '../../src/xen/grant-copy.js';
-import { GTF_permit_access, GTF_readonly } from '../../src/xen/grant-table.js';
-import { PAGE_SIZE } from '../../src/protocol/ring.js';
-import { mulberry32 } from '../helpers/prng.js';
+import { Domain } from '../../../src/xen/emulated/domain.js';
+import { GNTST } from '../../../src/xen/errors.js';
+import { GrantCopyBatch } from '../../../src/xen/grant-copy-batch.js';
+import { GTF_permit_access, GTF_readonly } from '../../../src/xen/emulated/grant-table.js';
+import { PAGE_SIZE } from '../../../src/protocol/ring.js';
+import { mulberry32 } from '../../helpers/prng.js';
 
 const BACKEND = 0;
 

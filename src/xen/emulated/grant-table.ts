@@ -5,9 +5,9 @@
 // does: ref in range, type permit_access, granted to the caller's domid, readonly respected,
 // frame inside the granting domain's memory, copies never crossing a page.
 
-import { PAGE_SIZE } from '../protocol/ring.js';
-import { GNTST, GrantError, XenError } from './errors.js';
-import { GrantCopyBatch, grantCopyAddon, type NativeGrantTable } from './grant-copy.js';
+import { PAGE_SIZE } from '../../protocol/ring.js';
+import { GNTST, GrantError, XenError } from '../errors.js';
+import { GrantCopyBatch, grantCopyAddon, type NativeGrantTable } from '../grant-copy-batch.js';
 import { GuestMemory, type SharedGuestMemory } from './guest-memory.js';
 
 export const GTF_invalid = 0;

@@ -7,8 +7,8 @@
 // watermark) lives in shared memory too, so another thread's grant checks ask the same
 // question the owner does.
 
-import { PAGE_SIZE } from '../protocol/ring.js';
-import { XenError } from './errors.js';
+import { PAGE_SIZE } from '../../protocol/ring.js';
+import { XenError } from '../errors.js';
 
 /**
  * Zeroes are copied in from here: V8 fills shared memory a byte at a time but copies it a word

@@ -2,9 +2,9 @@
 // frame validity, copies inside one page; and the in-use rule for revoking.
 
 import { expect } from 'chai';
-import { Domain } from '../../src/xen/domain.js';
-import { GNTST, GrantError } from '../../src/xen/errors.js';
-import { GTF_reading, GTF_writing } from '../../src/xen/grant-table.js';
+import { Domain } from '../../../src/xen/emulated/domain.js';
+import { GNTST, GrantError } from '../../../src/xen/errors.js';
+import { GTF_reading, GTF_writing } from '../../../src/xen/emulated/grant-table.js';
 
 describe('grant table v1', () => {
   let guest: Domain;

@@ -5,7 +5,7 @@
 // later, never inside send(): pending bits coalesce repeated sends, and all pending ports are
 // dispatched in one batch, as an interrupt handler would see them.
 
-import { XenError } from './errors.js';
+import { XenError } from '../errors.js';
 
 export const EVTCHN_PORTS_PER_DOMAIN = 4096;
 

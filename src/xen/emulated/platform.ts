@@ -1,13 +1,13 @@
 // The emulated Xen platform (what QEMU's xen-emulate mode provides): domains with memory and
 // grant tables, event channels and the xenstore. Dom0, the backend domain, always exists.
 
-import { domainPathOf } from './paths.js';
+import { domainPathOf } from '../paths.js';
 import { Domain } from './domain.js';
-import { XenError } from './errors.js';
+import { XenError } from '../errors.js';
 import { EventChannels } from './event-channel.js';
 import type { GrantTable } from './grant-table.js';
-import { EmbeddedXenstore, type GuestXsConnection, type XenstoreAccess } from './xenstore-access.js';
-import { XenStore, withTransaction, type XsHandle } from './xenstore/index.js';
+import { EmbeddedXenstore, type GuestXsConnection, type XenstoreAccess } from '../xenstore-access.js';
+import { XenStore, withTransaction, type XsHandle } from '../xenstore/index.js';
 
 export const DOM0 = 0;
 
