@@ -3,6 +3,8 @@
 # go-qemu QMP client, socat; Xen's xenstore tools, test-xenstore and pyxs (xen-utils-4.17 only
 # recommends the hypervisor, which is not installed); chromium for the dashboard's browser
 # tests; tshark to read vifd's pcap captures; ethtool to see the offloads a tap was given.
+# Then xen-host-setup.sh: the real-Xen tests' machine (the hypervisor after all, QEMU, and a
+# cache of the kernel and busybox images they boot).
 # Run as root (CI is); without root it says what to install.
 set -euo pipefail
 
@@ -23,3 +25,4 @@ export DEBIAN_FRONTEND=noninteractive
 echo 'wireshark-common wireshark-common/install-setuid boolean false' | debconf-set-selections
 apt-get update
 apt-get install -y --no-install-recommends "${PACKAGES[@]}"
+bash "$(dirname "$0")/xen-host-setup.sh"
