@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "addon.h"
+#include "grant-abi.h"
 #include "tap-batch.h"
 
 static const char *errno_name(int err)
@@ -42,6 +43,31 @@ void vifd_throw_errno(napi_env env, const char *what, int err)
     napi_throw(env, error);
 }
 
+static int set_int(napi_env env, napi_value obj, const char *name, int32_t value)
+{
+    napi_value v;
+    return napi_create_int32(env, value, &v) == napi_ok && napi_set_named_property(env, obj, name, v) == napi_ok ? 0 : -1;
+}
+
+/* grantAbi: the grant-table numbers of grant-abi.h, for src/xen/grant-abi.ts. */
+static napi_value grant_abi(napi_env env)
+{
+    napi_value abi;
+    if (napi_create_object(env, &abi) != napi_ok) return NULL;
+#define ABI(name) if (set_int(env, abi, #name, (int32_t)(name)) < 0) return NULL
+    ABI(GRANT_PAGE_SIZE);
+    ABI(GTF_invalid); ABI(GTF_permit_access); ABI(GTF_accept_transfer); ABI(GTF_type_mask);
+    ABI(GTF_readonly); ABI(GTF_reading); ABI(GTF_writing);
+    ABI(GNTST_okay); ABI(GNTST_general_error); ABI(GNTST_bad_domain); ABI(GNTST_bad_gntref);
+    ABI(GNTST_bad_handle); ABI(GNTST_bad_virt_addr); ABI(GNTST_bad_dev_addr); ABI(GNTST_no_device_space);
+    ABI(GNTST_permission_denied); ABI(GNTST_bad_page); ABI(GNTST_bad_copy_arg); ABI(GNTST_address_too_big);
+    ABI(GNTST_eagain); ABI(GNTST_no_space);
+    ABI(GNTTAB_NR_RESERVED_ENTRIES);
+    ABI(GNTCOPY_source_gref); ABI(GNTCOPY_dest_gref);
+#undef ABI
+    return abi;
+}
+
 static napi_value init(napi_env env, napi_value exports)
 {
     napi_property_descriptor props[] = {
@@ -66,6 +92,12 @@ static napi_value init(napi_env env, napi_value exports)
         { "grantCopy", NULL, vifd_grant_copy, NULL, NULL, NULL, napi_default, NULL },
     };
     NAPI_CALL(env, napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props));
+    napi_value abi = grant_abi(env);
+    if (abi == NULL) {
+        napi_throw_error(env, "EINTERNAL", "grantAbi: could not build the constants");
+        return NULL;
+    }
+    NAPI_CALL(env, napi_set_named_property(env, exports, "grantAbi", abi));
     return exports;
 }
 

@@ -15,18 +15,10 @@
 #include <string.h>
 
 #include "addon.h"
+#include "grant-abi.h"
 #include "tap-batch.h"
 
-#define PAGE_SIZE 4096u
-#define GTF_permit_access 1u
-#define GTF_type_mask 3u
-#define GTF_readonly (1u << 2)
-
-#define GNTST_okay 0
-#define GNTST_bad_gntref (-3)
-#define GNTST_permission_denied (-8)
-#define GNTST_bad_page (-9)
-#define GNTST_bad_copy_arg (-10)
+#define PAGE_SIZE GRANT_PAGE_SIZE
 
 /* Ints per op in the ops array: ref, page offset, local offset, length, status (written here). */
 #define OP_INTS 5
@@ -38,38 +30,49 @@ struct grant_table {
     uint8_t *pages;
     uint32_t max_pages;
     const int32_t *watermark;
-    napi_ref refs[3];
+    /* Tests' audit: per frame, 1 once a copy read it, 2 once one wrote it (NULL: none kept). */
+    uint8_t *audit;
+    size_t audit_len;
+    napi_ref refs[4];
+    int nrefs;
 };
 
 static void table_finalize(napi_env env, void *data, void *hint)
 {
     struct grant_table *t = data;
-    for (int i = 0; i < 3; i++) napi_delete_reference(env, t->refs[i]);
+    for (int i = 0; i < t->nrefs; i++) napi_delete_reference(env, t->refs[i]);
     free(t);
 }
 
 /*
- * grantTableOpen(entries: Uint8Array, pages: Uint8Array, watermark: Int32Array, maxPages) -> handle
+ * grantTableOpen(entries: Uint8Array, pages: Uint8Array, watermark: Int32Array, maxPages
+ *                [, audit: Uint8Array]) -> handle
  *
  * `pages` views the whole of a growable SharedArrayBuffer: its memory is reserved up to
- * maxPages at creation and never moves, and frames below the watermark are committed.
+ * maxPages at creation and never moves, and frames below the watermark are committed. With
+ * `audit`, every frame a copy touches is marked there (read 1, written 2): what the hostile
+ * guest's tests check against what the guest had granted.
  */
 napi_value vifd_grant_table_open(napi_env env, napi_callback_info info)
 {
-    size_t argc = 4;
-    napi_value argv[4], handle;
-    size_t entries_len, pages_len, wm_len;
-    void *entries, *pages, *wm;
+    size_t argc = 5;
+    napi_value argv[5], handle;
+    size_t entries_len, pages_len, wm_len, audit_len = 0;
+    void *entries, *pages, *wm, *audit = NULL;
     uint32_t max_pages;
+    napi_valuetype audit_type = napi_undefined;
 
     NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+    if (argc >= 5) NAPI_CALL(env, napi_typeof(env, argv[4], &audit_type));
     if (argc < 4 ||
         vifd_get_typed(env, argv[0], napi_uint8_array, &entries, &entries_len) < 0 ||
         vifd_get_typed(env, argv[1], napi_uint8_array, &pages, &pages_len) < 0 ||
         vifd_get_typed(env, argv[2], napi_int32_array, &wm, &wm_len) < 0 || wm_len < 1 ||
-        napi_get_value_uint32(env, argv[3], &max_pages) != napi_ok) {
+        napi_get_value_uint32(env, argv[3], &max_pages) != napi_ok ||
+        (audit_type != napi_undefined && audit_type != napi_null &&
+         vifd_get_typed(env, argv[4], napi_uint8_array, &audit, &audit_len) < 0)) {
         napi_throw_type_error(env, "EINVAL",
-            "grantTableOpen(entries: Uint8Array, pages: Uint8Array, watermark: Int32Array, maxPages)");
+            "grantTableOpen(entries: Uint8Array, pages: Uint8Array, watermark: Int32Array, maxPages[, audit: Uint8Array])");
         return NULL;
     }
     if (pages == NULL && max_pages > 0) {
@@ -86,13 +89,19 @@ napi_value vifd_grant_table_open(napi_env env, napi_callback_info info)
     t->pages = pages;
     t->max_pages = max_pages;
     t->watermark = wm;
-    for (int i = 0; i < 3; i++) {
-        if (napi_create_reference(env, argv[i], 1, &t->refs[i]) != napi_ok) {
+    t->audit = audit;
+    t->audit_len = audit != NULL ? audit_len : 0;
+    /* The buffers to keep alive: entries, pages, watermark and the audit (argv[3] is a number). */
+    static const int held[] = { 0, 1, 2, 4 };
+    int nrefs = audit != NULL ? 4 : 3;
+    for (int i = 0; i < nrefs; i++) {
+        if (napi_create_reference(env, argv[held[i]], 1, &t->refs[i]) != napi_ok) {
             while (--i >= 0) napi_delete_reference(env, t->refs[i]);
             free(t);
             napi_throw_error(env, "EINTERNAL", "grantTableOpen: napi_create_reference failed");
             return NULL;
         }
+        t->nrefs = i + 1;
     }
     if (napi_create_external(env, t, table_finalize, NULL, &handle) != napi_ok) {
         table_finalize(env, t, NULL);
@@ -173,6 +182,7 @@ napi_value vifd_grant_copy(napi_env env, napi_callback_info info)
         uint8_t *page = t->pages + (size_t)frame * PAGE_SIZE + offset;
         if (to_page) memcpy(page, local + local_offset, (size_t)len);
         else memcpy(local + local_offset, page, (size_t)len);
+        if ((size_t)frame < t->audit_len) t->audit[frame] |= to_page ? 2 : 1;
         op[4] = GNTST_okay;
     }
     napi_create_uint32(env, failures, &result);

@@ -1,5 +1,9 @@
-// Errors of the emulated hypervisor. Each carries a stable code and, for grant operations,
-// the GNTST_* status a real hypervisor would have returned.
+// Errors of the Xen platforms. Each carries a stable code and, for grant operations, the
+// GNTST_* status the hypervisor returned (or, emulated, would have).
+
+import { GNTST } from './grant-abi.js';
+
+export { GNTST };
 
 export class XenError extends Error {
   constructor(readonly code: string, message: string) {
@@ -8,38 +12,22 @@ export class XenError extends Error {
   }
 }
 
-export const GNTST = {
-  okay: 0,
-  general_error: -1,
-  bad_domain: -2,
-  bad_gntref: -3,
-  bad_handle: -4,
-  bad_virt_addr: -5,
-  bad_dev_addr: -6,
-  no_device_space: -7,
-  permission_denied: -8,
-  bad_page: -9,
-  bad_copy_arg: -10,
-  address_too_big: -11,
-  eagain: -12,
-  no_space: -13,
-} as const;
-
+/** Xen's GNTTABOP_error_msgs. */
 const GNTST_TEXT: Record<number, string> = {
-  0: 'okay',
-  [-1]: 'undefined error',
-  [-2]: 'unrecognised domain id',
-  [-3]: 'invalid grant reference',
-  [-4]: 'invalid mapping handle',
-  [-5]: 'invalid virtual address',
-  [-6]: 'invalid device address',
-  [-7]: 'no spare translation slot in the I/O MMU',
-  [-8]: 'permission denied',
-  [-9]: 'bad page',
-  [-10]: 'copy arguments cross page boundary',
-  [-11]: 'page address size too large',
-  [-12]: 'operation could not be completed, try again',
-  [-13]: 'out of space',
+  [GNTST.okay]: 'okay',
+  [GNTST.general_error]: 'undefined error',
+  [GNTST.bad_domain]: 'unrecognised domain id',
+  [GNTST.bad_gntref]: 'invalid grant reference',
+  [GNTST.bad_handle]: 'invalid mapping handle',
+  [GNTST.bad_virt_addr]: 'invalid virtual address',
+  [GNTST.bad_dev_addr]: 'invalid device address',
+  [GNTST.no_device_space]: 'no spare translation slot in the I/O MMU',
+  [GNTST.permission_denied]: 'permission denied',
+  [GNTST.bad_page]: 'bad page',
+  [GNTST.bad_copy_arg]: 'copy arguments cross page boundary',
+  [GNTST.address_too_big]: 'page address size too large',
+  [GNTST.eagain]: 'operation could not be completed, try again',
+  [GNTST.no_space]: 'out of space',
 };
 
 export function grantStatusText(status: number): string {
