@@ -3,8 +3,8 @@
 // close it, as QEMU's xen-bus does.
 
 export class ConnectFatal extends Error {
-  constructor(readonly errno: number, message: string) {
-    super(message);
+  constructor(readonly errno: number, message: string, options?: ErrorOptions) {
+    super(message, options);
     this.name = 'ConnectFatal';
   }
 }

@@ -1,13 +1,14 @@
 // The Xen bus of the backend domain (QEMU's xen-bus): one privileged xenstore connection shared
 // by its devices, watch dispatch by token, the registry of backend instances keyed by
-// (type, frontend, devid), deferred cleanup of devices that went offline, and the enumeration
-// of backends a toolstack creates through xenstore alone (seed 004). The bus does not create
-// those devices itself: it reports them ('backend-discovered') to the device model above.
+// (type, frontend, devid), deferred cleanup of devices that went offline or whose frontend's
+// domain is gone, and the enumeration of backends a toolstack creates through xenstore alone
+// (QEMU's xen_bus_enumerate, hw/xen/xen-bus.c). The bus does not create those devices itself:
+// it reports them ('backend-discovered') to the device model above. It reaches the platform
+// only through the seam (xen/backend-ops.ts).
 
 import { EventEmitter } from 'node:events';
 import { Logger } from '../common/log.js';
-import type { EventChannels } from '../xen/emulated/event-channel.js';
-import type { GrantTable } from '../xen/emulated/grant-table.js';
+import type { BackendPlatform } from '../xen/backend-ops.js';
 import type { XsHandle } from '../xen/xenstore/index.js';
 import { findBackendCandidates, type DiscoveredBackend } from './backend-enumeration.js';
 import type { DatapathThread } from './netback/datapath-thread.js';
@@ -33,12 +34,6 @@ export interface XenBusEvents {
   'device-disabled': [dev: XenDevice, reason: string];
 }
 
-/** What backends need from the hypervisor: the frontends' grant tables and event channels. */
-export interface Hypervisor {
-  grantTable(domid: number): GrantTable;
-  readonly evtchn: EventChannels;
-}
-
 export class XenBus extends EventEmitter<XenBusEvents> {
   private readonly devices = new Map<string, XenDevice>();
   private readonly watches = new Map<string, { path: string; handler: () => void }>();
@@ -57,9 +52,29 @@ export class XenBus extends EventEmitter<XenBusEvents> {
   datapathThread: DatapathThread | null = null;
   private readonly log = new Logger('xen-bus');
 
-  constructor(readonly xs: XsHandle, readonly hypervisor: Hypervisor, readonly backendDomid = 0) {
+  readonly backendDomid: number;
+  private readonly stopWatchingDomains: () => void;
+
+  constructor(readonly xs: XsHandle, readonly platform: BackendPlatform) {
     super();
+    this.backendDomid = platform.backendDomid;
     xs.onWatchEvent = (_path, token) => this.dispatchWatch(token);
+    this.stopWatchingDomains = platform.domains.onGone((domid) => this.domainGone(domid));
+  }
+
+  /**
+   * A frontend's domain went (destroyed, crashed, shut down): its devices go with it, as
+   * netback's do once the toolstack tears the domain down, whatever their state.
+   */
+  private domainGone(domid: number): void {
+    let any = false;
+    for (const dev of this.devices.values()) {
+      if (dev.address.frontendId !== domid) continue;
+      this.log.info(`${deviceName(dev.address)}: domain ${domid} is gone`);
+      dev.frontendGone();
+      any = true;
+    }
+    if (any) this.scheduleCleanup();
   }
 
   exists(a: Pick<DeviceAddress, 'type' | 'frontendId' | 'devid'>): boolean {
@@ -159,6 +174,7 @@ export class XenBus extends EventEmitter<XenBusEvents> {
 
   /** Destroys every device at once (server exit): directories removed, taps closed. */
   destroyAll(): void {
+    this.stopWatchingDomains();
     for (const [key, dev] of this.devices) {
       this.devices.delete(key);
       dev.destroy();

@@ -168,6 +168,16 @@ export abstract class XenDevice {
     }
   }
 
+  /**
+   * The frontend's domain is gone: nothing will ever close the frontend, so the device goes as
+   * it is (disconnected, directories removed) at the bus's next cleanup.
+   */
+  frontendGone(): void {
+    if (this.destroyed || this.inactive) return;
+    this.log.info('frontend domain gone');
+    this.inactive = true;
+  }
+
   /** Called by the bus: unrealize and remove the directories. Idempotent. */
   destroy(): void {
     if (this.destroyed) return;

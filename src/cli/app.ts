@@ -28,7 +28,7 @@ import { QmpServer, type VersionInfo } from '../qmp/server.js';
 import { UnixQmpListener } from '../qmp/transports/unix.js';
 import { schemas } from '../schema/registry.js';
 import { DatapathThread } from '../backend/netback/datapath-thread.js';
-import { DOM0, XenPlatform } from '../xen/emulated/platform.js';
+import { DOM0, EmulatedPlatform } from '../xen/emulated/platform.js';
 import { ExternalXenstore } from '../xen/xenstore-access.js';
 import { XenstoreSocketServer } from '../xen/xenstore/wire/server.js';
 import type { CliConfig, NetdevSpec } from './options.js';
@@ -50,7 +50,7 @@ export interface AppOptions {
 }
 
 export class VifdApp {
-  readonly platform: XenPlatform;
+  readonly platform: EmulatedPlatform;
   readonly guests = new Map<number, Guest>();
   readonly bus: XenBus;
   readonly netdevs = new NetdevRegistry();
@@ -69,16 +69,16 @@ export class VifdApp {
 
   constructor(private readonly config: CliConfig, private readonly opts: AppOptions = {}) {
     const external = config.xenstore?.connect;
-    this.platform = new XenPlatform(external !== undefined ? new ExternalXenstore(resolve(external)) : undefined);
+    this.platform = new EmulatedPlatform(external !== undefined ? new ExternalXenstore(resolve(external)) : undefined);
     for (const g of config.guests) {
       const dom = this.platform.createDomain(g.domid, g.name);
       const netfront = { ...opts.netfront, ...(g.queues !== undefined ? { queues: g.queues } : {}) };
-      const guest = new Guest(dom, this.platform.connectGuest(g.domid), this.platform.evtchn,
+      const guest = new Guest(dom, this.platform.connectGuest(g.domid), this.platform.channels,
         Object.keys(netfront).length > 0 ? { netfront } : {});
       guest.start().catch((err: Error) => this.log.error(`guest ${g.domid} failed to start: ${err.message}`));
       this.guests.set(g.domid, guest);
     }
-    this.bus = new XenBus(this.platform.connectPrivileged(), this.platform, DOM0);
+    this.bus = new XenBus(this.platform.connectXenstore(), this.platform);
     this.bus.maxQueues = opts.maxQueues;
     const ctx: XenNetContext = { bus: this.bus, netdevs: this.netdevs, guests: () => this.platform.guestDomids() };
     if (opts.createTap) ctx.createTap = opts.createTap;
@@ -90,19 +90,19 @@ export class VifdApp {
     registerNetdevCommands(this.dispatcher, this.events, this.netdevs, this.devices);
     registerHmpCommand(this.dispatcher, { devices: this.devices, netdevs: this.netdevs, version: qmpVersion() });
     this.qom = registerQomCommands(this.dispatcher, this.devices);
-    registerXenCommands(this.dispatcher, { evtchn: this.platform.evtchn, backendDomid: DOM0,
+    registerXenCommands(this.dispatcher, { evtchn: this.platform.channels, backendDomid: DOM0,
       guestDomids: () => this.platform.guestDomids() });
     registerDeviceListProperties(this.dispatcher);
     registerVifCommands(this.dispatcher, this.devices, () => this.guests.values());
     registerVifDatapathCommands(this.dispatcher, this.events, this.devices);
-    const watches = new XenstoreWatches(this.platform.connectPrivileged(), this.events);
+    const watches = new XenstoreWatches(this.platform.connectXenstore(), this.events);
     registerXenstoreWatchCommands(this.dispatcher, watches, this.qmp);
   }
 
   /** Creates -netdev and -device objects, then opens the monitors. Throws on the first bad one. */
   async start(): Promise<void> {
     if (this.opts.datapathThread ?? this.config.datapathThread) {
-      this.bus.datapathThread = await DatapathThread.start(this.platform, DOM0);
+      this.bus.datapathThread = await DatapathThread.start(this.platform);
     }
     for (const n of this.config.netdevs) await this.addNetdev(n);
     for (const d of this.config.devices) this.devices.add(coerceDeviceOptions(d));

@@ -3,10 +3,22 @@
 // its port with receiveMessageOnPort. Replies carry the request's sequence number, so one that
 // comes after its caller gave up (the timeout) is recognised and dropped. The worker must never
 // wait for the caller's thread, or the two would wait for each other.
+//
+// Both sides are typed by one interface of operations (name → arguments and result): the
+// caller can only call what the interface has, and the worker must answer all of it, so an
+// operation one side lacks is a compile error.
 
 import { receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
 
 export interface SyncRequest { seq: number; op: string; args: unknown }
+
+/** The operations a worker serves: each one's arguments and result. */
+export type SyncOps = Record<string, { args: unknown; result: unknown }>;
+
+/** What serves every operation of `Ops`. */
+export type SyncHandlers<Ops extends SyncOps> = {
+  [K in keyof Ops]: (args: Ops[K]['args']) => Ops[K]['result'] | Promise<Ops[K]['result']>;
+};
 export type SyncReply =
   | { seq: number; ok: true; value: unknown }
   | { seq: number; ok: false; code: string | undefined; message: string };
@@ -27,7 +39,7 @@ export interface RequestTarget {
 /** The code of the error a call throws when no answer came in time. */
 export const SYNC_CALL_TIMEOUT = 'ETIMEDOUT';
 
-export class SyncCaller {
+export class SyncCaller<Ops extends SyncOps> {
   private seq = 0;
   private readonly flag: Int32Array;
 
@@ -37,7 +49,7 @@ export class SyncCaller {
     this.flag = new Int32Array(flag);
   }
 
-  call(op: string, args: unknown, timeoutMs: number): unknown {
+  call<K extends keyof Ops & string>(op: K, args: Ops[K]['args'], timeoutMs: number): Ops[K]['result'] {
     this.seq = this.seq >= 0x7fffffff ? 1 : this.seq + 1;
     const seq = this.seq;
     this.requests.postMessage({ seq, op, args } satisfies SyncRequest);
@@ -47,7 +59,8 @@ export class SyncCaller {
       for (let m = receiveMessageOnPort(this.replies); m; m = receiveMessageOnPort(this.replies)) {
         const r = m.message as SyncReply;
         if (r.seq !== seq) continue;
-        if (r.ok) return r.value;
+        // The worker's handler for `op` produced it (SyncHandlers<Ops>): the one unchecked step is the message port.
+        if (r.ok) return r.value as Ops[K]['result'];
         throw new SyncCallError(r.message, r.code);
       }
       const left = deadline - Date.now();
@@ -67,12 +80,16 @@ function describeError(err: unknown): ErrorReply {
 }
 
 /**
- * The worker's side: answers each request with `handle`'s value (awaited when it is a promise)
- * or the error it threw, as `describe` puts it (default: its code and message).
+ * The worker's side: answers each request with its handler's value (awaited when it is a
+ * promise) or the error it threw, as `describe` puts it (default: its code and message).
  */
-export function serveSyncCalls(requests: { on(event: 'message', fn: (r: SyncRequest) => void): unknown },
-  replies: MessagePort, flag: SharedArrayBuffer, handle: (op: string, args: unknown) => unknown,
+export function serveSyncCalls<Ops extends SyncOps>(requests: { on(event: 'message', fn: (r: SyncRequest) => void): unknown },
+  replies: MessagePort, flag: SharedArrayBuffer, handlers: SyncHandlers<Ops>,
   describe: (err: unknown) => ErrorReply = describeError): void {
+  const handle = (op: string, args: unknown): unknown => {
+    if (!Object.hasOwn(handlers, op)) throw new Error(`unknown operation ${op}`);
+    return (handlers[op] as (args: unknown) => unknown)(args);
+  };
   const words = new Int32Array(flag);
   const reply = (r: SyncReply): void => {
     replies.postMessage(r);

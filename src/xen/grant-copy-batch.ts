@@ -1,26 +1,13 @@
 // GNTTABOP_copy's array of ops: a backend gathers a sweep's copies and has them checked and
-// done in one call, as Linux netback batches gnttab_copy ops per ring sweep. The copies run in
-// the native addon (native/grant-copy.c): in JS each one needed a view on the guest's memory,
-// which cost more than copying a small frame.
-
-import { loadNativeAddon } from '../common/native-addon.js';
+// done in one call, as Linux netback batches gnttab_copy ops per ring sweep. Each op is one of
+// gntdev's copy segments (struct gntdev_grant_copy_segment) with the grant on one side and a
+// local buffer on the other: ref, offset in the granted page, offset in the local buffer,
+// length, and the GNTST status the copy leaves. Both platforms take the same batches: the
+// emulated one checks and copies them in native/grant-copy.c, a real dom0 hands them to
+// /dev/xen/gntdev's IOCTL_GNTDEV_GRANT_COPY.
 
 /** Int32s per op: ref, offset in the granted page, offset in the local buffer, length, status. */
-const OP_INTS = 5;
-
-/** A domain's grant entries and memory, opened for native copies on the calling thread. */
-export type NativeGrantTable = { readonly __nativeGrantTable: unique symbol };
-
-interface GrantCopyAddon {
-  grantTableOpen(entries: Uint8Array, pages: Uint8Array, watermark: Int32Array, maxPages: number): NativeGrantTable;
-  /** Checks and performs `count` ops; writes each op's GNTST status; returns how many failed. */
-  grantCopy(table: NativeGrantTable, grantee: number, toPage: boolean, ops: Int32Array, count: number,
-    local: Uint8Array): number;
-}
-
-export function grantCopyAddon(): GrantCopyAddon {
-  return loadNativeAddon() as GrantCopyAddon;
-}
+export const GRANT_COPY_OP_INTS = 5;
 
 /**
  * Copy ops waiting to be done together, all between granted pages and one local buffer. Made
@@ -31,7 +18,7 @@ export class GrantCopyBatch {
   count = 0;
 
   constructor(readonly capacity: number) {
-    this.ops = new Int32Array(capacity * OP_INTS);
+    this.ops = new Int32Array(capacity * GRANT_COPY_OP_INTS);
   }
 
   get full(): boolean {
@@ -42,7 +29,7 @@ export class GrantCopyBatch {
   add(ref: number, offset: number, localOffset: number, len: number): void {
     // A caller's bound, not a guest's: its batches are sized for the most a ring allows.
     if (this.count === this.capacity) throw new RangeError(`grant copy batch full (${this.capacity} ops)`);
-    const at = this.count++ * OP_INTS;
+    const at = this.count++ * GRANT_COPY_OP_INTS;
     const ops = this.ops;
     ops[at] = ref;
     ops[at + 1] = offset;
@@ -53,25 +40,30 @@ export class GrantCopyBatch {
 
   /** Op i's GNTST status once the batch has been copied; it stays readable after clear(), until add(). */
   status(i: number): number {
-    return this.ops[i * OP_INTS + 4]!;
+    return this.ops[i * GRANT_COPY_OP_INTS + 4]!;
+  }
+
+  /** For a platform that fails ops itself (a domain that does not exist fails them all). */
+  setStatus(i: number, status: number): void {
+    this.ops[i * GRANT_COPY_OP_INTS + 4] = status;
   }
 
   ref(i: number): number {
-    return this.ops[i * OP_INTS]! >>> 0;
+    return this.ops[i * GRANT_COPY_OP_INTS]! >>> 0;
   }
 
   /** Where op i's bytes lie in its granted page. */
   offset(i: number): number {
-    return this.ops[i * OP_INTS + 1]!;
+    return this.ops[i * GRANT_COPY_OP_INTS + 1]!;
   }
 
   /** Where op i's bytes lie in the local buffer. */
   localOffset(i: number): number {
-    return this.ops[i * OP_INTS + 2]!;
+    return this.ops[i * GRANT_COPY_OP_INTS + 2]!;
   }
 
   length(i: number): number {
-    return this.ops[i * OP_INTS + 3]!;
+    return this.ops[i * GRANT_COPY_OP_INTS + 3]!;
   }
 
   clear(): void {

@@ -6,9 +6,16 @@ import { expect } from 'chai';
 import { MessageChannel, Worker } from 'node:worker_threads';
 import { SyncCaller, SyncCallError } from '../../src/common/sync-call.js';
 
+interface TestOps {
+  [op: string]: { args: unknown; result: unknown };
+  add: { args: { a: number; b: number }; result: number };
+  fail: { args: { what: string }; result: never };
+  slow: { args: { ms: number }; result: string };
+}
+
 describe('synchronous calls into a worker thread', () => {
   let worker: Worker;
-  let caller: SyncCaller;
+  let caller: SyncCaller<TestOps>;
 
   before(async () => {
     const requests = new MessageChannel();
@@ -17,11 +24,10 @@ describe('synchronous calls into a worker thread', () => {
     worker = new Worker(`
       const { workerData, parentPort } = require('node:worker_threads');
       import(workerData.module).then(({ serveSyncCalls }) => {
-        serveSyncCalls(workerData.requests, workerData.replies, workerData.flag, (op, args) => {
-          if (op === 'add') return args.a + args.b;
-          if (op === 'fail') { const e = new Error('no such thing: ' + args.what); e.code = 'ENOENT'; throw e; }
-          if (op === 'slow') { Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, args.ms); return 'late'; }
-          throw new Error('unknown ' + op);
+        serveSyncCalls(workerData.requests, workerData.replies, workerData.flag, {
+          add: (args) => args.a + args.b,
+          fail: (args) => { const e = new Error('no such thing: ' + args.what); e.code = 'ENOENT'; throw e; },
+          slow: (args) => { Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, args.ms); return 'late'; },
         });
         parentPort.postMessage('ready');
       });`, { eval: true, workerData: { requests: requests.port2, replies: replies.port2, flag,
@@ -34,6 +40,10 @@ describe('synchronous calls into a worker thread', () => {
 
   it('returns what the worker returned', () => {
     expect(caller.call('add', { a: 2, b: 40 }, 1000)).to.equal(42);
+  });
+
+  it('refuses an operation the worker does not serve, naming it', () => {
+    expect(() => caller.call('nope', {}, 1000)).to.throw(SyncCallError, 'unknown operation nope');
   });
 
   it('throws the worker\'s error with its message and code', () => {

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { Guest } from '../../src/guest/guest.js';
 import { XenbusState } from '../../src/protocol/xenbus.js';
-import { XenPlatform } from '../../src/xen/emulated/platform.js';
+import { EmulatedPlatform } from '../../src/xen/emulated/platform.js';
 import { connected, eventually, FAST, GUEST_DOMID, rig, type Rig } from './harness.js';
 
 describe('guest: xenbus frontend and vifs', function () {
@@ -28,12 +28,12 @@ describe('guest: xenbus frontend and vifs', function () {
   });
 
   it('finds devices that existed before the guest started', async () => {
-    const platform = new XenPlatform();
+    const platform = new EmulatedPlatform();
     const domain = platform.createDomain(GUEST_DOMID, 'guest1');
     const { QemuPeer } = await import('./qemu-peer.js');
     const peer = new QemuPeer(platform, domain);
     peer.create();
-    const guest = new Guest(domain, platform.xenstore.connect(GUEST_DOMID), platform.evtchn, { netfront: FAST });
+    const guest = new Guest(domain, platform.xenstore.connect(GUEST_DOMID), platform.channels, { netfront: FAST });
     await guest.start();
     try {
       await eventually(() => guest.vifs.get(0)?.netfront.state === XenbusState.Connected && peer.state === 4, 'connected');

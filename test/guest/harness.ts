@@ -5,7 +5,7 @@ import { Guest } from '../../src/guest/guest.js';
 import type { NetfrontOptions } from '../../src/guest/netfront.js';
 import type { GuestXs } from '../../src/guest/xs.js';
 import type { Domain } from '../../src/xen/emulated/domain.js';
-import { XenPlatform } from '../../src/xen/emulated/platform.js';
+import { EmulatedPlatform } from '../../src/xen/emulated/platform.js';
 import type { XsConnection } from '../../src/xen/xenstore/index.js';
 import { QemuPeer, type PeerOptions } from './qemu-peer.js';
 
@@ -20,7 +20,7 @@ export async function eventually(cond: () => boolean, what: string, ms = 2000): 
 }
 
 export interface Rig {
-  platform: XenPlatform;
+  platform: EmulatedPlatform;
   domain: Domain;
   xs: XsConnection;
   guest: Guest;
@@ -34,11 +34,11 @@ export interface Rig {
 export const FAST: NetfrontOptions = { settleMs: 20, closeTimeoutMs: 500, deferredRetryMs: 10 };
 
 export async function rig(opts: { netfront?: NetfrontOptions; wrap?: (xs: XsConnection) => GuestXs; log?: string[] } = {}): Promise<Rig> {
-  const platform = new XenPlatform();
+  const platform = new EmulatedPlatform();
   const domain = platform.createDomain(GUEST_DOMID, 'guest1');
   const xs = platform.xenstore.connect(GUEST_DOMID);
   const log = opts.log;
-  const guest = new Guest(domain, opts.wrap ? opts.wrap(xs) : xs, platform.evtchn, {
+  const guest = new Guest(domain, opts.wrap ? opts.wrap(xs) : xs, platform.channels, {
     netfront: { ...FAST, ...opts.netfront },
     ...(log ? { log: (line: string) => log.push(line) } : {}),
   });
@@ -58,7 +58,7 @@ export async function rig(opts: { netfront?: NetfrontOptions; wrap?: (xs: XsConn
     held: () => ({
       grants: baseline.freeRefs - domain.grants.freeCount,
       pages: domain.memory.pagesInUse - baseline.pages,
-      ports: platform.evtchn.list().filter((p) => p.domid === GUEST_DOMID).length,
+      ports: platform.channels.list().filter((p) => p.domid === GUEST_DOMID).length,
     }),
   };
 }

@@ -11,7 +11,7 @@ import {
   NETTXF_data_validated, NETTXF_extra_info, NETTXF_more_data,
 } from '../../src/protocol/netif.js';
 import { XenbusState } from '../../src/protocol/xenbus.js';
-import { GTF_permit_access, GTF_readonly } from '../../src/xen/emulated/grant-table.js';
+import { GTF } from '../../src/xen/grant-abi.js';
 import { XsError, type XsConnection } from '../../src/xen/xenstore/index.js';
 import { connected, eventually, GUEST_DOMID, rig, type Rig } from './harness.js';
 import type { QemuPeer } from './qemu-peer.js';
@@ -94,10 +94,10 @@ describe('netfront against a QEMU-like backend', function () {
       for (const key of ['tx-ring-ref', 'rx-ring-ref']) {
         const e = r.domain.grants.readEntry(Number(peer.fe_read(key)));
         expect(e.domid).to.equal(0);
-        expect(e.flags & GTF_permit_access).to.equal(GTF_permit_access);
-        expect(e.flags & GTF_readonly).to.equal(0);
+        expect(e.flags & GTF.permit_access).to.equal(GTF.permit_access);
+        expect(e.flags & GTF.readonly).to.equal(0);
       }
-      const port = r.platform.evtchn.info(GUEST_DOMID, Number(peer.fe_read('event-channel')));
+      const port = r.platform.channels.info(GUEST_DOMID, Number(peer.fe_read('event-channel')));
       expect(port).to.include({ status: 'interdomain', remoteDomid: 0, remotePort: peer.port });
       // 256 rx buffers posted, each a writable grant to dom0.
       expect(nf.summary().rings!.rx.reqProd).to.equal(256);

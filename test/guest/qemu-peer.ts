@@ -14,8 +14,8 @@ import {
 } from '../../src/protocol/netif.js';
 import { XenbusState } from '../../src/protocol/xenbus.js';
 import type { Domain } from '../../src/xen/emulated/domain.js';
-import type { GrantMapping } from '../../src/xen/emulated/grant-table.js';
-import type { XenPlatform } from '../../src/xen/emulated/platform.js';
+import type { GrantMapping } from '../../src/xen/backend-ops.js';
+import type { EmulatedPlatform } from '../../src/xen/emulated/platform.js';
 import type { XsConnection } from '../../src/xen/xenstore/connection.js';
 
 export interface PeerOptions {
@@ -65,7 +65,7 @@ export class QemuPeer {
   private readonly rxQueue: Uint8Array[] = [];
   private readonly features: Record<string, string>;
 
-  constructor(private readonly platform: XenPlatform, readonly guest: Domain, opts: PeerOptions = {}) {
+  constructor(private readonly platform: EmulatedPlatform, readonly guest: Domain, opts: PeerOptions = {}) {
     this.devid = opts.devid ?? 0;
     this.mac = opts.mac ?? `00:16:3e:00:${guest.domid.toString(16).padStart(2, '0')}:${this.devid.toString(16).padStart(2, '0')}`;
     this.features = opts.features ?? { 'feature-rx-copy': '1', 'feature-rx-flip': '0' };
@@ -176,17 +176,17 @@ export class QemuPeer {
     const rxRef = read('rx-ring-ref');
     const port = read('event-channel');
     if (this.fe_read('request-rx-copy') !== '1') throw new Error("frontend doesn't support rx-copy");
-    this.txMap = this.guest.grants.map(0, txRef, true);
-    this.rxMap = this.guest.grants.map(0, rxRef, true);
+    this.txMap = this.platform.grants.mapRef(this.guest.domid, txRef, true);
+    this.rxMap = this.platform.grants.mapRef(this.guest.domid, rxRef, true);
     this.tx = BackRing.attach(new SharedRing(this.txMap.page, TX_SLOT_SIZE));
     this.rx = BackRing.attach(new SharedRing(this.rxMap.page, RX_SLOT_SIZE));
-    this.port = this.platform.evtchn.bindInterdomain(0, this.guest.domid, port);
-    this.platform.evtchn.setHandler(0, this.port, () => this.onEvent());
+    this.port = this.platform.channels.bindInterdomain(0, this.guest.domid, port);
+    this.platform.channels.setHandler(0, this.port, () => this.onEvent());
   }
 
   disconnect(): void {
     if (this.port !== null) {
-      try { this.platform.evtchn.close(0, this.port); } catch { /* guest already closed it */ }
+      try { this.platform.channels.close(0, this.port); } catch { /* guest already closed it */ }
       this.port = null;
     }
     this.txMap?.unmap();
@@ -201,7 +201,7 @@ export class QemuPeer {
   mute = false;
 
   notify(): void {
-    if (this.port !== null && !this.mute) this.platform.evtchn.send(0, this.port);
+    if (this.port !== null && !this.mute) this.platform.channels.send(0, this.port);
   }
 
   onEvent(): void {
@@ -225,7 +225,7 @@ export class QemuPeer {
         if (req.offset + req.size > PAGE_SIZE) { this.txResponse(req.id, NETIF_RSP_ERROR); continue; }
         let map: GrantMapping;
         try {
-          map = this.guest.grants.map(0, req.gref, false);
+          map = this.platform.grants.mapRef(this.guest.domid, req.gref, false);
         } catch {
           this.txResponse(req.id, NETIF_RSP_ERROR);
           continue;
@@ -276,7 +276,7 @@ export class QemuPeer {
       ring.reqCons = (ring.reqCons + 1) >>> 0;
       let map: GrantMapping;
       try {
-        map = this.guest.grants.map(0, req.gref, true);
+        map = this.platform.grants.mapRef(this.guest.domid, req.gref, true);
       } catch {
         this.rxResponse(req.id, 0, NETIF_RSP_ERROR);
         continue;
@@ -321,7 +321,7 @@ export class QemuPeer {
         new Uint8Array(ring.sring.page.buffer, ring.sring.page.byteOffset + rspAt, RX_SLOT_SIZE).set(slot.extra.subarray(0, RX_SLOT_SIZE));
       } else {
         if (slot.data) {
-          const map = this.guest.grants.map(0, req.gref, true);
+          const map = this.platform.grants.mapRef(this.guest.domid, req.gref, true);
           map.page.set(slot.data, slot.offset);
           map.unmap();
         }

@@ -47,8 +47,8 @@ describe('__com.vifd_vif-ring-info and -kick per queue', function () {
     expect(queues.map((q) => q['id'])).to.deep.equal([0, 1]);
     const ports = queues.flatMap((q) => [q['event-channel-tx'], q['event-channel-rx']]);
     expect(new Set(ports).size).to.equal(4);
-    for (const port of ports) expect(t!.app.platform.evtchn.info(0, port).status).to.equal('interdomain');
-    const upcalls = (): number => t!.app.platform.evtchn.list().filter((p) => p.domid === 1).reduce((n, p) => n + p.upcalls, 0);
+    for (const port of ports) expect(t!.app.platform.channels.info(0, port).status).to.equal('interdomain');
+    const upcalls = (): number => t!.app.platform.channels.list().filter((p) => p.domid === 1).reduce((n, p) => n + p.upcalls, 0);
     const before = upcalls();
     expect(await qmp!.execute('__com.vifd_vif-kick', { id: 'nic0' })).to.deep.include({ return: { kicked: true } });
     // Every guest port is raised: four upcalls at least.

@@ -23,7 +23,7 @@ describe('xen-event-list / xen-event-inject', () => {
     await s.qmp.execute('device_add', { driver: 'xen-net-device', id: 'nic0' });
     const ports = await connected();
     expect(ports).to.have.length(2);
-    const guestPorts = s.t.app.platform.evtchn.list().filter((x) => x.domid === 1);
+    const guestPorts = s.t.app.platform.channels.list().filter((x) => x.domid === 1);
     for (const [i, p] of ports.entries()) {
       expect(p).to.include({ vcpu: 0, type: 'interdomain', 'remote-domain': 'qemu', pending: false, masked: false });
       expect(p['port']).to.equal(guestPorts[i]!.port);
@@ -35,7 +35,7 @@ describe('xen-event-list / xen-event-inject', () => {
     await s.qmp.execute('device_add', { driver: 'xen-net-device', id: 'nic0' });
     const [p] = await connected();
     const port = p!['port'] as number;
-    const upcalls = (): number => s.t.app.platform.evtchn.info(1, port).upcalls;
+    const upcalls = (): number => s.t.app.platform.channels.info(1, port).upcalls;
     const before = upcalls();
     expect(await s.qmp.execute('xen-event-inject', { port }, 1)).to.deep.equal({ return: {}, id: 1 });
     await eventually(() => upcalls() > before, 5000, 'the upcall');

@@ -1,18 +1,18 @@
 // A datapath thread (QEMU's iothread for dataplane devices): the rings and tap I/O of vifs
 // run on a worker thread of their own, so the guest's side, the control plane and the datapath
 // use separate CPUs. The control side of each vif stays here: xenstore, the grant mappings of
-// its rings and the binding of its event channels (acquired here, queue-resources.ts), the
-// carrier and offloads of its tap. What crosses: guest memory and grant entries (shared
-// memory), event channel sends (a doorbell each way), the counters (shared memory), and the
-// control operations, as synchronous calls that the worker answers between two ring sweeps.
+// its rings and the binding of its event channels (acquired here, queue-resources.ts, through
+// the thread's link to the platform, so that their upcalls and notifies happen there), the
+// carrier and offloads of its tap. What crosses: the platform's ThreadLink handoff, the
+// counters (shared memory), and the control operations, as synchronous calls that the worker
+// answers between two ring sweeps.
 
 import { MessageChannel, Worker } from 'node:worker_threads';
 import { emitLogLine, Logger, logLevel } from '../../common/log.js';
 import { SyncCaller } from '../../common/sync-call.js';
-import { Doorbell } from '../../xen/emulated/evtchn-doorbell.js';
+import type { BackendPlatform, EvtchnBinder, ThreadLink } from '../../xen/backend-ops.js';
 import type { NetClient } from '../net/net-client.js';
-import type { Hypervisor } from '../xen-bus.js';
-import type { CreateArgs, DatapathEvent, DatapathWorkerData, StartArgs } from './datapath-protocol.js';
+import type { DatapathEvent, DatapathOps, DatapathWorkerData } from './datapath-protocol.js';
 import type { QueueInfo } from './queue.js';
 import type { CaptureInfo, DatapathStart, VifDatapathControl } from './vif-datapath.js';
 
@@ -30,7 +30,6 @@ export class DatapathThreadGone extends Error {
 
 export interface ThreadedVifOptions {
   name: string;
-  backend: number;
   frontend: number;
   peer: NetClient | null;
   stats: SharedArrayBuffer;
@@ -40,10 +39,8 @@ export interface ThreadedVifOptions {
 
 export class DatapathThread {
   private readonly worker: Worker;
-  private readonly caller: SyncCaller;
-  private readonly inbound = new Doorbell();
-  private readonly outbound = new Doorbell();
-  private readonly outboundListener: { stop(): void };
+  private readonly caller: SyncCaller<DatapathOps>;
+  private readonly link: ThreadLink;
   private readonly vifs = new Map<number, ThreadedVifDatapath>();
   private nextVif = 1;
   private exited: string | null = null;
@@ -53,23 +50,24 @@ export class DatapathThread {
    * Starts the worker and resolves once it serves calls. A call before then would sleep on the
    * main thread while the worker's start-up may need it: the two would wait for each other.
    */
-  static async start(hv: Hypervisor, backendDomid: number, name = 'datapath0'): Promise<DatapathThread> {
-    const t = new DatapathThread(hv, backendDomid, name);
+  static async start(platform: BackendPlatform, name = 'datapath0'): Promise<DatapathThread> {
+    const t = new DatapathThread(platform, name);
     await t.ready;
     return t;
   }
 
   private readonly ready: Promise<void>;
 
-  private constructor(private readonly hv: Hypervisor, private readonly backendDomid: number, readonly name: string) {
+  private constructor(platform: BackendPlatform, readonly name: string) {
     this.log = new Logger(`iothread ${name}`);
+    this.link = platform.openThreadLink();
     const requests = new MessageChannel();
     const replies = new MessageChannel();
     const events = new MessageChannel();
     const replyFlag = new SharedArrayBuffer(4);
     const data: DatapathWorkerData = {
       name, logLevel: logLevel(), requests: requests.port2, replies: replies.port2, events: events.port2, replyFlag,
-      inbound: this.inbound.buffer, outbound: this.outbound.buffer,
+      platform: this.link.handoff,
     };
     this.worker = new Worker(new URL('./datapath-worker.js', import.meta.url), {
       workerData: data, transferList: [requests.port2, replies.port2, events.port2], name,
@@ -90,14 +88,11 @@ export class DatapathThread {
       this.worker.unref();
       events.port1.unref();
     }, () => undefined);
-    // The datapath's sends, raised on the platform's event channels from this thread.
-    this.outboundListener = this.outbound.listen((port) => {
-      try {
-        this.hv.evtchn.send(this.backendDomid, port);
-      } catch {
-        // The port was closed since: its vif has disconnected.
-      }
-    });
+  }
+
+  /** Binds the ports of this thread's vifs: their upcalls and notifies happen on the thread. */
+  get evtchn(): EvtchnBinder {
+    return this.link.evtchn;
   }
 
   /** Makes the datapath of one vif on this thread; its tap's I/O moves here until close(). */
@@ -109,19 +104,9 @@ export class DatapathThread {
   }
 
   /** @internal */
-  call(op: string, args: unknown): unknown {
+  call<K extends keyof DatapathOps>(op: K, args: DatapathOps[K]['args']): DatapathOps[K]['result'] {
     if (this.exited) throw new DatapathThreadGone(this.name, this.exited);
     return this.caller.call(op, args, CALL_TIMEOUT_MS);
-  }
-
-  /** @internal Frontend sends on `port` reach the datapath thread. */
-  routePort(port: number): void {
-    this.hv.evtchn.setRemote(this.backendDomid, port, () => this.inbound.ring(port));
-  }
-
-  /** @internal */
-  grantsOf(frontend: number): StartArgs['grants'] {
-    return this.hv.grantTable(frontend).shared();
   }
 
   /** @internal */
@@ -133,7 +118,7 @@ export class DatapathThread {
   close(): void {
     if (this.exited) return;
     this.exited = 'was stopped';
-    this.outboundListener.stop();
+    this.link.close();
     void this.worker.terminate();
   }
 
@@ -145,7 +130,7 @@ export class DatapathThread {
   private died(why: string): void {
     if (this.exited) return;
     this.exited = why;
-    this.outboundListener.stop();
+    this.link.close();
     this.log.error(`${why}: the datapaths of ${this.vifs.size} vif(s) are stopped`);
   }
 }
@@ -156,11 +141,8 @@ export class ThreadedVifDatapath implements VifDatapathControl {
 
   constructor(private readonly thread: DatapathThread, private readonly vif: number, private readonly opts: ThreadedVifOptions) {
     const tap = opts.peer?.lendIo?.() ?? null;
-    const args: CreateArgs = {
-      vif, name: opts.name, backend: opts.backend, frontend: opts.frontend, tap, stats: opts.stats, linkUp: opts.linkUp,
-    };
     try {
-      thread.call('create', args);
+      thread.call('create', { vif, name: opts.name, frontend: opts.frontend, tap, stats: opts.stats, linkUp: opts.linkUp });
     } catch (err) {
       opts.peer?.reclaimIo?.();
       throw err;
@@ -173,11 +155,7 @@ export class ThreadedVifDatapath implements VifDatapathControl {
   }
 
   start(s: DatapathStart): void {
-    for (const q of s.queues) {
-      this.thread.routePort(q.txPort);
-      if (q.rxPort !== q.txPort) this.thread.routePort(q.rxPort);
-    }
-    this.thread.call('start', { ...s, vif: this.vif, grants: this.thread.grantsOf(this.opts.frontend) } satisfies StartArgs);
+    this.thread.call('start', { ...s, vif: this.vif });
   }
 
   stop(): void {
@@ -189,7 +167,7 @@ export class ThreadedVifDatapath implements VifDatapathControl {
   }
 
   ringInfo(): QueueInfo[] | null {
-    return this.settle('ringInfo', { vif: this.vif }) as QueueInfo[] | null ?? null;
+    return this.settle('ringInfo', { vif: this.vif }) ?? null;
   }
 
   setLink(up: boolean): void {
@@ -205,7 +183,7 @@ export class ThreadedVifDatapath implements VifDatapathControl {
    * it (its rings are no longer serviced), and the device must still be able to disconnect,
    * unplug and answer queries. Anything else the worker throws is thrown.
    */
-  private settle(op: string, args: unknown): unknown {
+  private settle<K extends keyof DatapathOps>(op: K, args: DatapathOps[K]['args']): DatapathOps[K]['result'] | undefined {
     try {
       return this.thread.call(op, args);
     } catch (err) {
@@ -219,11 +197,11 @@ export class ThreadedVifDatapath implements VifDatapathControl {
   }
 
   stopCapture(): number | null {
-    return this.settle('stopCapture', { vif: this.vif }) as number | null ?? null;
+    return this.settle('stopCapture', { vif: this.vif }) ?? null;
   }
 
   captureInfo(): CaptureInfo | null {
-    return this.settle('captureInfo', { vif: this.vif }) as CaptureInfo | null ?? null;
+    return this.settle('captureInfo', { vif: this.vif }) ?? null;
   }
 
   close(): void {

@@ -4,12 +4,10 @@
 // pair. With one queue the keys sit flat in the frontend directory; with several, under
 // `queue-<N>/`.
 
+import { EINVAL, ENOENT } from '../../common/errno.js';
 import type { XsHandle } from '../../xen/xenstore/index.js';
 import { ConnectFatal } from '../connect-fatal.js';
 import { NO_RX_FEATURES, type RxFeatures } from './offload.js';
-
-const EINVAL = 22;
-const ENOENT = 2;
 
 export interface QueueKeys {
   id: number;

@@ -1,20 +1,18 @@
 // What a queue holds from the platform while connected (netback's connect_data_rings): its two
 // ring pages mapped from the frontend's grants and its event channel(s) bound. They are taken
-// and given back by the control side, on the thread that owns the grant tables and event
-// channels; the queue's datapath, wherever it runs, only uses them.
+// and given back by the control side, on the platform's thread, with the binder of the thread
+// the queue's datapath runs on; the datapath, wherever it runs, only uses them.
 
-import type { GrantMapping } from '../../xen/emulated/grant-table.js';
+import type { EvtchnBinder, GrantMapper, GrantMapping, Handoff } from '../../xen/backend-ops.js';
 import { ConnectFatal } from '../connect-fatal.js';
-import type { Hypervisor } from '../xen-bus.js';
+import { EINVAL } from '../../common/errno.js';
 import type { QueueKeys } from './queue-config.js';
 
-const EINVAL = 22;
-
-/** Plain data (it crosses to a datapath thread): the frames of the mapped rings and our ports. */
+/** Plain data (it crosses to a datapath thread): the mapped rings and our bound ports. */
 export interface QueueResources {
   keys: QueueKeys;
-  txFrame: number;
-  rxFrame: number;
+  txRing: Handoff;
+  rxRing: Handoff;
   /** Our bound ports; equal without split event channels. */
   txPort: number;
   rxPort: number;
@@ -30,23 +28,22 @@ export interface HeldQueue {
  * Maps both rings and binds the port(s); on failure undoes what it did and throws netback's
  * xenbus_dev_fatal ("mapping shared-frames ...") with the step that failed.
  */
-export function acquireQueue(hv: Hypervisor, backend: number, frontend: number, keys: QueueKeys): HeldQueue {
-  const grants = hv.grantTable(frontend);
+export function acquireQueue(grants: GrantMapper, evtchn: EvtchnBinder, frontend: number, keys: QueueKeys): HeldQueue {
   const maps: GrantMapping[] = [];
   const ports: number[] = [];
   try {
-    maps.push(mapRing(() => grants.map(backend, keys.txRef, true), 'tx', keys.id));
-    maps.push(mapRing(() => grants.map(backend, keys.rxRef, true), 'rx', keys.id));
-    ports.push(bind(hv, backend, frontend, keys.txPort, keys.id));
-    if (keys.split) ports.push(bind(hv, backend, frontend, keys.rxPort, keys.id));
+    maps.push(mapRing(() => grants.mapRef(frontend, keys.txRef, true), 'tx', keys.id));
+    maps.push(mapRing(() => grants.mapRef(frontend, keys.rxRef, true), 'rx', keys.id));
+    ports.push(bind(evtchn, frontend, keys.txPort, keys.id));
+    if (keys.split) ports.push(bind(evtchn, frontend, keys.rxPort, keys.id));
   } catch (err) {
-    for (const p of ports) hv.evtchn.close(backend, p);
+    for (const p of ports) evtchn.unbind(p);
     for (const m of maps) m.unmap();
     throw new ConnectFatal(EINVAL, `mapping shared-frames ${keys.txRef}/${keys.rxRef} port tx ${keys.txPort} ` +
-      `rx ${keys.rxPort}: ${(err as Error).message}`);
+      `rx ${keys.rxPort}: ${(err as Error).message}`, { cause: err });
   }
   const resources: QueueResources = {
-    keys, txFrame: maps[0]!.frame, rxFrame: maps[1]!.frame, txPort: ports[0]!, rxPort: ports[1] ?? ports[0]!,
+    keys, txRing: maps[0]!.handoff, rxRing: maps[1]!.handoff, txPort: ports[0]!, rxPort: ports[1] ?? ports[0]!,
   };
   let released = false;
   return {
@@ -56,7 +53,7 @@ export function acquireQueue(hv: Hypervisor, backend: number, frontend: number, 
       released = true;
       for (const port of ports) {
         try {
-          hv.evtchn.close(backend, port);
+          evtchn.unbind(port);
         } catch (err) {
           warn(`queue ${keys.id}: closing event channel ${port} failed: ${(err as Error).message}`);
         }
@@ -70,14 +67,14 @@ function mapRing(map: () => GrantMapping, which: string, id: number): GrantMappi
   try {
     return map();
   } catch (err) {
-    throw new Error(`queue ${id}: failed to map ${which} grant ref: ${(err as Error).message}`);
+    throw new Error(`queue ${id}: failed to map ${which} grant ref: ${(err as Error).message}`, { cause: err });
   }
 }
 
-function bind(hv: Hypervisor, backend: number, frontend: number, port: number, id: number): number {
+function bind(evtchn: EvtchnBinder, frontend: number, port: number, id: number): number {
   try {
-    return hv.evtchn.bindInterdomain(backend, frontend, port);
+    return evtchn.bindInterdomain(frontend, port);
   } catch (err) {
-    throw new Error(`queue ${id}: failed to bind event channel ${port}: ${(err as Error).message}`);
+    throw new Error(`queue ${id}: failed to bind event channel ${port}: ${(err as Error).message}`, { cause: err });
   }
 }

@@ -19,7 +19,7 @@ import type { Logger } from '../../common/log.js';
 import { RX_SLOT_SIZE, TX_SLOT_SIZE } from '../../protocol/netif.js';
 import { BackRing, SharedRing } from '../../protocol/ring.js';
 import type { VirtioNetHdr } from '../../protocol/virtio-net-hdr.js';
-import type { GrantTable } from '../../xen/emulated/grant-table.js';
+import type { DatapathPlatform } from '../../xen/backend-ops.js';
 import type { VifCounters } from './counters.js';
 import type { QueueKeys } from './queue-config.js';
 import type { QueueResources } from './queue-resources.js';
@@ -35,15 +35,6 @@ export const RX_WAKE_AT = RX_STOP_AT / 2;
 export const RX_STOP_BYTES = 128 * 4096;
 export const RX_WAKE_BYTES = RX_STOP_BYTES / 2;
 export const RX_POLL_MS = 30;
-
-/** What a queue's datapath uses of the platform: grant copies and its ports' upcalls and sends. */
-export interface DatapathHypervisor {
-  grantTable(domid: number): GrantTable;
-  readonly evtchn: {
-    setHandler(domid: number, port: number, handler: ((port: number) => void) | null): void;
-    send(domid: number, port: number): void;
-  };
-}
 
 export interface QueueHooks {
   deliver: TxDeliver;
@@ -86,22 +77,21 @@ export class NetbackQueue {
   private stopped = false;
   private pollTimer: NodeJS.Timeout | null = null;
 
-  constructor(private readonly hv: DatapathHypervisor, private readonly backend: number, frontend: number,
-    resources: QueueResources, private readonly rxNotify: boolean, private readonly hooks: QueueHooks) {
+  constructor(private readonly dp: DatapathPlatform, frontend: number, resources: QueueResources,
+    private readonly rxNotify: boolean, private readonly hooks: QueueHooks) {
     this.keys = resources.keys;
     this.txPort = resources.txPort;
     this.rxPort = resources.rxPort;
-    const grants = hv.grantTable(frontend);
-    this.txRing = BackRing.attach(new SharedRing(grants.memory.page(resources.txFrame), TX_SLOT_SIZE));
-    this.rxRing = BackRing.attach(new SharedRing(grants.memory.page(resources.rxFrame), RX_SLOT_SIZE));
-    this.tx = new NetbackTx(this.txRing, grants, backend, hooks.deliver, hooks.stats, hooks.log, hooks.fatal,
+    this.txRing = BackRing.attach(new SharedRing(dp.attach(resources.txRing), TX_SLOT_SIZE));
+    this.rxRing = BackRing.attach(new SharedRing(dp.attach(resources.rxRing), RX_SLOT_SIZE));
+    this.tx = new NetbackTx(this.txRing, dp.grants, frontend, hooks.deliver, hooks.stats, hooks.log, hooks.fatal,
       hooks.peerVnetHdr, hooks.zeroCopy);
-    this.rx = new NetbackRx(this.rxRing, grants, backend, hooks.stats, hooks.log, hooks.rxFeatures);
+    this.rx = new NetbackRx(this.rxRing, dp.grants, frontend, hooks.stats, hooks.log, hooks.rxFeatures);
     if (this.txPort === this.rxPort) {
-      hv.evtchn.setHandler(backend, this.txPort, () => this.service());
+      dp.evtchn.setUpcall(this.txPort, () => this.service());
     } else {
-      hv.evtchn.setHandler(backend, this.txPort, () => this.serviceTx());
-      hv.evtchn.setHandler(backend, this.rxPort, () => this.serviceRx());
+      dp.evtchn.setUpcall(this.txPort, () => this.serviceTx());
+      dp.evtchn.setUpcall(this.rxPort, () => this.serviceRx());
     }
   }
 
@@ -166,11 +156,7 @@ export class NetbackQueue {
     this.tx.stop();
     this.clearPoll();
     for (const port of this.txPort === this.rxPort ? [this.txPort] : [this.txPort, this.rxPort]) {
-      try {
-        this.hv.evtchn.setHandler(this.backend, port, null);
-      } catch {
-        // Already closed by its owner: nothing left to forget.
-      }
+      this.dp.evtchn.setUpcall(port, null);
     }
   }
 
@@ -230,6 +216,6 @@ export class NetbackQueue {
   }
 
   private notify(port: number): void {
-    this.hv.evtchn.send(this.backend, port);
+    this.dp.evtchn.notify(port);
   }
 }

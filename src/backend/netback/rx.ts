@@ -20,9 +20,9 @@ import {
 } from '../../protocol/netif.js';
 import { PAGE_SIZE, wrapSub, type BackRing } from '../../protocol/ring.js';
 import type { VirtioNetHdr } from '../../protocol/virtio-net-hdr.js';
-import { GNTST } from '../../xen/errors.js';
+import type { GrantCopier } from '../../xen/backend-ops.js';
+import { GNTST } from '../../xen/grant-abi.js';
 import { GrantCopyBatch } from '../../xen/grant-copy-batch.js';
-import type { GrantTable } from '../../xen/emulated/grant-table.js';
 import { finishPartialChecksum } from '../net/checksum.js';
 import type { VifCounters } from './counters.js';
 import { NO_RX_FEATURES, rxOffload, type RxFeatures } from './offload.js';
@@ -65,8 +65,9 @@ export class NetbackRx {
 
   constructor(
     private readonly ring: BackRing,
-    private readonly grants: GrantTable,
-    private readonly backendDomid: number,
+    private readonly grants: GrantCopier,
+    /** The frontend's domain, whose grants the requests name. */
+    private readonly frontend: number,
     private readonly stats: VifCounters,
     private readonly log: Logger,
     private readonly features: RxFeatures = NO_RX_FEATURES,
@@ -191,7 +192,7 @@ export class NetbackRx {
       copies.add(gref, offset, at, len);
       at += len;
     }
-    const failed = this.grants.copyBatch(this.backendDomid, true, copies, frame) > 0;
+    const failed = this.grants.copy(this.frontend, true, copies, frame) > 0;
     this.respond(pkt);
     if (failed) {
       this.stats.rxErrors++;

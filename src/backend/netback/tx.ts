@@ -26,9 +26,9 @@ import {
 } from '../../protocol/netif.js';
 import { PAGE_SIZE, wrapSub, type BackRing } from '../../protocol/ring.js';
 import type { VirtioNetHdr } from '../../protocol/virtio-net-hdr.js';
-import { GNTST } from '../../xen/errors.js';
+import type { DirectGrantAccess, GrantCopier } from '../../xen/backend-ops.js';
+import { GNTST } from '../../xen/grant-abi.js';
 import { GrantCopyBatch } from '../../xen/grant-copy-batch.js';
-import type { GrantTable } from '../../xen/emulated/grant-table.js';
 import { fillL4Checksum } from '../net/checksum.js';
 import type { VifCounters } from './counters.js';
 import { gsoHeaders, txVnetHdr, type GsoHeaders } from './offload.js';
@@ -92,10 +92,14 @@ export class NetbackTx {
   /** The slots of a packet of several, copied in one call: its first and at most MAX_SKB_SLOTS more. */
   private readonly slots = new GrantCopyBatch(MAX_SKB_SLOTS + 1);
 
+  /** Zero-copy reads of the guest's pages, when both the platform and the peer can do them. */
+  private readonly direct: DirectGrantAccess | null;
+
   constructor(
     private readonly ring: BackRing,
-    private readonly grants: GrantTable,
-    private readonly backendDomid: number,
+    private readonly grants: GrantCopier,
+    /** The frontend's domain, whose grants the requests name. */
+    private readonly frontend: number,
     private readonly deliver: TxDeliver,
     private readonly stats: VifCounters,
     private readonly log: Logger,
@@ -107,6 +111,7 @@ export class NetbackTx {
     // Frames whose header says something (a blank checksum to finish or describe, a validated
     // one for the kernel) take the copying path; plain ones may go from where they lie.
     this.copyFlags = peerVnetHdr ? NETTXF_csum_blank | NETTXF_data_validated : NETTXF_csum_blank;
+    this.direct = zeroCopy !== null ? grants.direct : null;
   }
 
   private readonly copyFlags: number;
@@ -192,15 +197,15 @@ export class NetbackTx {
     if (req.offset + req.size > PAGE_SIZE) {
       return this.guestError(req.id, `txreq.offset: ${req.offset}, size: ${req.size}, end: ${req.offset + req.size}`);
     }
-    if (this.zeroCopy !== null && (req.flags & this.copyFlags) === 0) {
-      const at = this.grants.readableAt(this.backendDomid, req.gref, req.offset, req.size);
+    if (this.direct !== null && (req.flags & this.copyFlags) === 0) {
+      const at = this.direct.readableAt(this.frontend, req.gref, req.offset, req.size);
       if (at < 0) return this.guestError(req.id, `tx gref dereference failed (${req.gref}): status ${at}`);
       // Frames reach the peer in ring order: the batched copies go before this one.
       this.flushSingles();
       if (this.dead) return PENDING;
       this.stats.txPackets++;
       this.stats.txBytes += req.size;
-      this.zeroCopy.deliver(this.grants.memory.bytes, at, req.size);
+      this.zeroCopy!.deliver(this.direct.memory(this.frontend), at, req.size);
       return NETIF_RSP_OKAY;
     }
     if (this.singles.full || this.singlesAt + req.size > FRAMES_BYTES) this.flushSingles();
@@ -219,7 +224,7 @@ export class NetbackTx {
     const batch = this.singles;
     const count = batch.count;
     if (count === 0) return;
-    this.grants.copyBatch(this.backendDomid, false, batch, this.framesBuf());
+    this.grants.copy(this.frontend, false, batch, this.framesBuf());
     batch.clear();
     this.singlesAt = 0;
     const view = this.ring.sring.view;
@@ -294,7 +299,7 @@ export class NetbackTx {
       slots.add(req.gref, req.offset, at, req.size);
       at += req.size;
     }
-    if (this.grants.copyBatch(this.backendDomid, false, slots, frame) === 0) return frame;
+    if (this.grants.copy(this.frontend, false, slots, frame) === 0) return frame;
     let failed = 0;
     while (slots.status(failed) === GNTST.okay) failed++;
     return `tx gref dereference failed (${slots.ref(failed)}): status ${slots.status(failed)}`;

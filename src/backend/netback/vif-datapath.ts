@@ -8,12 +8,13 @@
 import type { Logger } from '../../common/log.js';
 import { flowHash, reciprocalScale } from '../../protocol/flow-hash.js';
 import type { VirtioNetHdr } from '../../protocol/virtio-net-hdr.js';
+import type { DatapathPlatform } from '../../xen/backend-ops.js';
 import type { DatapathPeer } from '../net/net-client.js';
 import { PcapWriter } from '../net/pcap-writer.js';
 import type { VifCounters } from './counters.js';
 import type { RxFeatures } from './offload.js';
 import type { QueueResources } from './queue-resources.js';
-import { type DatapathHypervisor, NetbackQueue, type QueueInfo } from './queue.js';
+import { NetbackQueue, type QueueInfo } from './queue.js';
 
 export interface DatapathStart {
   queues: QueueResources[];
@@ -44,18 +45,13 @@ export interface VifDatapathControl {
 }
 
 export interface VifDatapathOptions {
-  hv: DatapathHypervisor;
-  backend: number;
+  /** The platform as this thread sees it. */
+  dp: DatapathPlatform;
   frontend: number;
   peer: DatapathPeer | null;
   stats: VifCounters;
   log: Logger;
   linkUp: boolean;
-  /**
-   * Plain frames from the guest go to a peer that can take them (a tap) from the guest's page,
-   * uncopied: only where the guest cannot run between netback's check and the peer's write.
-   */
-  zeroCopyTx: boolean;
   /** A fatal guest error, reported once the queues have halted: the control side records it. */
   onFatal(message: string): void;
 }
@@ -83,14 +79,16 @@ export class VifDatapath implements VifDatapathControl {
   }
 
   start(s: DatapathStart): void {
-    const { hv, backend, frontend } = this.opts;
+    const { dp, frontend } = this.opts;
     const peerVnetHdr = this.peer?.vnetHdr ?? false;
     const peer = this.peer;
-    const zeroCopy = this.opts.zeroCopyTx && peer?.sendGuest
+    // Plain frames from the guest go to a peer that can take them (a tap) from the guest's page,
+    // uncopied, where the platform can read granted pages in place (DirectGrantAccess).
+    const zeroCopy = dp.grants.direct !== null && peer?.sendGuest
       ? { deliver: (m: Uint8Array, at: number, len: number) => this.transmitGuest(peer, m, at, len), flush: () => this.txSwept() }
       : null;
     for (const res of s.queues) {
-      this.queues.push(new NetbackQueue(hv, backend, frontend, res, s.rxNotify, {
+      this.queues.push(new NetbackQueue(dp, frontend, res, s.rxNotify, {
         deliver: (frame, hdr) => this.transmit(frame, hdr),
         fatal: (msg) => this.fatal(msg),
         rxWoken: () => this.maybeResumePeer(),

@@ -121,19 +121,19 @@ export class XenNetDevice extends XenDevice {
   }
 
   private makeDatapath(): VifDatapathControl {
-    const { backendDomid, frontendId } = this.address;
+    const { frontendId } = this.address;
     const onFatal = (message: string): void => this.disable(message);
     const thread = this.bus.datapathThread;
     if (this.threaded && thread) {
       this.log.info(`rings and tap I/O on datapath thread ${thread.name}`);
       return thread.attachVif({
-        name: this.log.component, backend: backendDomid, frontend: frontendId, peer: this.peer,
+        name: this.log.component, frontend: frontendId, peer: this.peer,
         stats: (this.stats as VifCounters & { buffer: SharedArrayBuffer }).buffer, linkUp: this.linkUp, onFatal,
       });
     }
     return new VifDatapath({
-      hv: this.bus.hypervisor, backend: backendDomid, frontend: frontendId, peer: this.peer, stats: this.stats,
-      log: this.log, linkUp: this.linkUp, zeroCopyTx: true, onFatal,
+      dp: this.bus.platform.datapath, frontend: frontendId, peer: this.peer, stats: this.stats,
+      log: this.log, linkUp: this.linkUp, onFatal,
     });
   }
 
@@ -141,10 +141,12 @@ export class XenNetDevice extends XenDevice {
     const peerVnetHdr = this.peer?.vnetHdr ?? false;
     const cfg = readFrontendConfig(this.xs, this.frontendPath, this.maxQueues, peerVnetHdr);
     const features = cfg.features;
-    const hv = this.bus.hypervisor;
-    const { backendDomid, frontendId } = this.address;
+    const { grants, evtchn } = this.bus.platform;
+    // A datapath thread's ports are bound through its link, so their upcalls happen there.
+    const binder = this.threaded && this.bus.datapathThread ? this.bus.datapathThread.evtchn : evtchn;
+    const frontend = this.address.frontendId;
     try {
-      for (const keys of cfg.queues) this.held.push(acquireQueue(hv, backendDomid, frontendId, keys));
+      for (const keys of cfg.queues) this.held.push(acquireQueue(grants, binder, frontend, keys));
     } catch (err) {
       this.disconnect();
       throw err;

@@ -132,8 +132,12 @@ export class EventChannels {
     if (!masked && p.pending) this.queue(domid, port);
   }
 
-  info(domid: number, port: number): EvtchnInfo {
-    const p = this.lookup(domid, port);
+  /** A port's state; with `required` false, null for a port that does not exist instead of an error. */
+  info(domid: number, port: number): EvtchnInfo;
+  info(domid: number, port: number, required: false): EvtchnInfo | null;
+  info(domid: number, port: number, required = true): EvtchnInfo | null {
+    const p = required ? this.lookup(domid, port) : this.domains.get(domid)?.get(port);
+    if (!p) return null;
     return { domid, port, status: p.status, remoteDomid: p.remoteDomid, remotePort: p.remotePort,
       pending: p.pending, masked: p.masked, upcalls: p.upcalls };
   }

@@ -10,37 +10,35 @@ import { NetbackRx } from '../../../src/backend/netback/rx.js';
 import { NetbackTx } from '../../../src/backend/netback/tx.js';
 import { RX_SLOT_SIZE, TX_SLOT_SIZE, readRxResponse, writeRxRequest, writeTxRequest } from '../../../src/protocol/netif.js';
 import { BackRing, SharedRing } from '../../../src/protocol/ring.js';
-import { GrantTable } from '../../../src/xen/emulated/grant-table.js';
-import { GuestMemory } from '../../../src/xen/emulated/guest-memory.js';
+import { testDomain } from '../../helpers/emulated-domain.js';
 
 function platform() {
-  const memory = new GuestMemory(1);
-  return { memory, grants: new GrantTable(1, memory) };
+  return testDomain(1);
 }
 
 function rxRig(posted: number) {
-  const { memory, grants } = platform();
+  const { memory, table, grants } = platform();
   const sring = new SharedRing(memory.page(memory.allocPage()), RX_SLOT_SIZE);
   sring.init();
   for (let i = 0; i < posted; i++) {
-    writeRxRequest(sring.view, sring.slotOffset(i), { id: i, gref: grants.grantAccess(0, memory.allocPage(), false) });
+    writeRxRequest(sring.view, sring.slotOffset(i), { id: i, gref: table.grantAccess(0, memory.allocPage(), false) });
   }
   sring.reqProd = posted;
   const stats = newCounters();
-  const rx = new NetbackRx(BackRing.attach(sring), grants, 0, stats, new Logger('test'));
+  const rx = new NetbackRx(BackRing.attach(sring), grants, 1, stats, new Logger('test'));
   return { sring, rx, stats };
 }
 
 function txRig() {
-  const { memory, grants } = platform();
+  const { memory, table, grants } = platform();
   const sring = new SharedRing(memory.page(memory.allocPage()), TX_SLOT_SIZE);
   sring.init();
   const pages = Array.from({ length: 256 }, () => memory.allocPage());
-  const grefs = pages.map((gfn) => grants.grantAccess(0, gfn, true));
+  const grefs = pages.map((gfn) => table.grantAccess(0, gfn, true));
   const frames: Uint8Array[] = [];
   /** Each frame as deliver() saw it, whether or not the peer copied it. */
   const lent: Uint8Array[] = [];
-  const tx = new NetbackTx(BackRing.attach(sring), grants, 0, (f) => { lent.push(f); frames.push(f.slice()); },
+  const tx = new NetbackTx(BackRing.attach(sring), grants, 1, (f) => { lent.push(f); frames.push(f.slice()); },
     newCounters(), new Logger('test'),
     (m) => { throw new Error(`fatal: ${m}`); });
   let prod = 0;
@@ -131,11 +129,11 @@ describe('datapath batching', () => {
 describe('zero-copy tx (plain one-slot frames written from the guest\'s page)', () => {
   /** 200 requests: plain ones, one with a blank checksum, one with an ungranted gref. */
   function rig() {
-    const { memory, grants } = platform();
+    const { memory, table, grants } = platform();
     const sring = new SharedRing(memory.page(memory.allocPage()), TX_SLOT_SIZE);
     sring.init();
     const pages = Array.from({ length: 256 }, () => memory.allocPage());
-    const grefs = pages.map((gfn) => grants.grantAccess(0, gfn, true));
+    const grefs = pages.map((gfn) => table.grantAccess(0, gfn, true));
     const held: Array<{ at: number; len: number }> = [];
     /** At each flush: what the held frames hold, and how many responses the guest could see then. */
     const flushes: Array<{ frames: number[][]; published: number }> = [];
@@ -143,7 +141,7 @@ describe('zero-copy tx (plain one-slot frames written from the guest\'s page)', 
     /** Each frame's tag in the order the peer was handed it, copied or in place. */
     const order: number[] = [];
     const stats = newCounters();
-    const tx = new NetbackTx(BackRing.attach(sring), grants, 0, (f) => { copied.push(f.slice()); order.push(f[0]!); }, stats,
+    const tx = new NetbackTx(BackRing.attach(sring), grants, 1, (f) => { copied.push(f.slice()); order.push(f[0]!); }, stats,
       new Logger('test'), (m) => { throw new Error(`fatal: ${m}`); }, false, {
         deliver: (m, at, len) => {
           expect(m).to.equal(memory.bytes);

@@ -13,7 +13,7 @@ import { RX_SLOT_SIZE, TX_SLOT_SIZE, readRxResponse, writeRxRequest } from '../.
 import { SharedRing } from '../../../src/protocol/ring.js';
 import { XenbusState } from '../../../src/protocol/xenbus.js';
 import type { Domain } from '../../../src/xen/emulated/domain.js';
-import { XenPlatform } from '../../../src/xen/emulated/platform.js';
+import { EmulatedPlatform } from '../../../src/xen/emulated/platform.js';
 import type { XsConnection } from '../../../src/xen/xenstore/index.js';
 import { eventually } from '../../guest/harness.js';
 import { startApp } from '../../helpers/app.js';
@@ -51,7 +51,7 @@ interface HandQueue {
 class HandFrontend {
   readonly xs: XsConnection;
   private rxProd = new Map<SharedRing, number>();
-  constructor(private readonly platform: XenPlatform, private readonly domain: Domain) {
+  constructor(private readonly platform: EmulatedPlatform, private readonly domain: Domain) {
     this.xs = platform.xenstore.connect(1);
   }
 
@@ -84,7 +84,7 @@ class HandFrontend {
         }
         this.rxProd.set(rx.s, prod);
         rx.s.reqProd = prod;
-        if (notify) this.platform.evtchn.send(1, ports[ports.length - 1]!);
+        if (notify) this.platform.channels.send(1, ports[ports.length - 1]!);
       },
     };
   }
@@ -95,14 +95,14 @@ class HandFrontend {
   }
 
   private port(): number {
-    return this.platform.evtchn.allocUnbound(1, 0);
+    return this.platform.channels.allocUnbound(1, 0);
   }
 }
 
 function rig(maxQueues: number) {
-  const platform = new XenPlatform();
+  const platform = new EmulatedPlatform();
   const domain = platform.createDomain(1, 'guest1');
-  const bus = new XenBus(platform.xenstore.connect(0, { privileged: true }), platform, 0);
+  const bus = new XenBus(platform.xenstore.connect(0, { privileged: true }), platform);
   bus.maxQueues = maxQueues;
   const peer = new FakePeer();
   const dev = new XenNetDevice(bus, { backendDomid: 0, frontendId: 1, devid: 0 },
@@ -148,7 +148,7 @@ describe('netback multi-queue, split event channels and rx-notify', function () 
       await eventually(() => r.dev.backendState === XenbusState.Closing, 'the backend to close');
       expect(r.dev.connection).to.equal(null);
       expect(r.dev.ringInfo()).to.equal(null);
-      expect(r.platform.evtchn.list().filter((p) => p.domid === 0)).to.deep.equal([]);
+      expect(r.platform.channels.list().filter((p) => p.domid === 0)).to.deep.equal([]);
     });
   }
 
@@ -171,7 +171,7 @@ describe('netback multi-queue, split event channels and rx-notify', function () 
     expect(r.read(ERROR_NODE)).to.match(/^22 mapping shared-frames 4000\/\d+ port tx \d+ rx \d+: queue 1: failed to map tx grant ref: /);
     await eventually(() => r.dev.backendState === XenbusState.Closing, 'the backend to close');
     expect(r.dev.ringInfo()).to.equal(null);
-    expect(r.platform.evtchn.list().filter((p) => p.domid === 0)).to.deep.equal([]);
+    expect(r.platform.channels.list().filter((p) => p.domid === 0)).to.deep.equal([]);
   });
 
   it('binds a tx and an rx port for each of two queues and services rx on the rx one', async () => {
@@ -181,12 +181,12 @@ describe('netback multi-queue, split event channels and rx-notify', function () 
     await eventually(() => r.dev.backendState === XenbusState.Connected, 'the backend to connect');
     const info = r.dev.ringInfo()!;
     expect(info.map((i) => i.id)).to.deep.equal([0, 1]);
-    const backendPorts = r.platform.evtchn.list().filter((p) => p.domid === 0);
+    const backendPorts = r.platform.channels.list().filter((p) => p.domid === 0);
     expect(backendPorts).to.have.length(4);
     for (const [i, qi] of info.entries()) {
       expect(qi.txPort).to.not.equal(qi.rxPort);
-      expect(r.platform.evtchn.info(0, qi.txPort)).to.include({ status: 'interdomain', remotePort: q[i]!.ports[0] });
-      expect(r.platform.evtchn.info(0, qi.rxPort)).to.include({ status: 'interdomain', remotePort: q[i]!.ports[1] });
+      expect(r.platform.channels.info(0, qi.txPort)).to.include({ status: 'interdomain', remotePort: q[i]!.ports[0] });
+      expect(r.platform.channels.info(0, qi.rxPort)).to.include({ status: 'interdomain', remotePort: q[i]!.ports[1] });
     }
     // A frame waiting for buffers is placed when the guest raises the rx port, not the tx one.
     const frame = udpFrame(1000);
@@ -194,10 +194,10 @@ describe('netback multi-queue, split event channels and rx-notify', function () 
     const target = info.findIndex((qi) => r.dev.ringInfo()![qi.id]!.rxQueued === 1);
     expect(target).to.be.at.least(0);
     q[target]!.postRx(4, false);
-    r.platform.evtchn.send(1, q[target]!.ports[0]!);
+    r.platform.channels.send(1, q[target]!.ports[0]!);
     await new Promise((res) => setTimeout(res, 50));
     expect(q[target]!.rx.rspProd, 'serviced on the tx port').to.equal(0);
-    r.platform.evtchn.send(1, q[target]!.ports[1]!);
+    r.platform.channels.send(1, q[target]!.ports[1]!);
     await eventually(() => q[target]!.rx.rspProd === 1, 'the frame placed');
     expect(readRxResponse(q[target]!.rx.view, q[target]!.rx.slotOffset(0)).status).to.equal(frame.length);
   });
@@ -278,7 +278,7 @@ describe('netback multi-queue, split event channels and rx-notify', function () 
     q.postRx(1, false);
     await new Promise((res) => setTimeout(res, 150));
     expect(q.rx.rspProd).to.equal(0);
-    r.platform.evtchn.send(1, q.ports[0]!);
+    r.platform.channels.send(1, q.ports[0]!);
     await eventually(() => q.rx.rspProd === 1, 'the frame placed after the notification');
   });
 });

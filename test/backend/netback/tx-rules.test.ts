@@ -11,26 +11,24 @@ import {
   readTxResponse, writeTxRequest,
 } from '../../../src/protocol/netif.js';
 import { BackRing, SharedRing } from '../../../src/protocol/ring.js';
-import { GrantTable } from '../../../src/xen/emulated/grant-table.js';
-import { GuestMemory } from '../../../src/xen/emulated/guest-memory.js';
+import { testDomain } from '../../helpers/emulated-domain.js';
 
 interface Slot { gref?: number; offset?: number; flags?: number; id?: number; size?: number; extra?: number[] }
 
 function rig() {
-  const memory = new GuestMemory(1);
-  const grants = new GrantTable(1, memory);
+  const { memory, table, grants } = testDomain(1);
   const ringGfn = memory.allocPage();
   const sring = new SharedRing(memory.page(ringGfn), TX_SLOT_SIZE);
   sring.init();
   const data = memory.allocPage();
   const page = memory.page(data);
   for (let i = 0; i < page.length; i++) page[i] = i & 0xff;
-  const gref = grants.grantAccess(0, data, true);
+  const gref = table.grantAccess(0, data, true);
   const ring = BackRing.attach(sring);
   const frames: Uint8Array[] = [];
   let fatal: string | null = null;
   const stats = newCounters();
-  const tx = new NetbackTx(ring, grants, 0, (f) => frames.push(f.slice()), stats, new Logger('test'), (m) => { fatal = m; });
+  const tx = new NetbackTx(ring, grants, 1, (f) => frames.push(f.slice()), stats, new Logger('test'), (m) => { fatal = m; });
   let prod = 0;
   return {
     gref, frames, stats, fatal: () => fatal,

@@ -50,7 +50,7 @@ describe('event channel doorbell', () => {
         const l = inbox.listen((p) => { outbox.ring(p + 1000); if (++n === 10) { l.stop(); parentPort.close(); } });
         parentPort.postMessage('ready');
       });`, { eval: true, workerData: { here: here.buffer, there: there.buffer,
-      module: new URL('../../src/xen/evtchn-doorbell.js', import.meta.url).href } });
+      module: new URL('../../../src/xen/emulated/evtchn-doorbell.js', import.meta.url).href } });
     await new Promise((r) => worker.once('message', r));
     const answers: number[] = [];
     let next = 1;

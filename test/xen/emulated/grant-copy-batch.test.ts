@@ -6,11 +6,17 @@ import { expect } from 'chai';
 import { Domain } from '../../../src/xen/emulated/domain.js';
 import { GNTST } from '../../../src/xen/errors.js';
 import { GrantCopyBatch } from '../../../src/xen/grant-copy-batch.js';
-import { GTF_permit_access, GTF_readonly } from '../../../src/xen/emulated/grant-table.js';
+import { EmulatedGrants } from '../../../src/xen/emulated/grant-ops.js';
+import { GTF } from '../../../src/xen/grant-abi.js';
 import { PAGE_SIZE } from '../../../src/protocol/ring.js';
 import { mulberry32 } from '../../helpers/prng.js';
 
 const BACKEND = 0;
+
+/** Dom0's grant operations on one guest's table. */
+function dom0(guest: Domain): EmulatedGrants {
+  return new EmulatedGrants(BACKEND, (domid) => (domid === guest.domid ? guest.grants : undefined));
+}
 
 describe('grant copies in batches', () => {
   it('copies the good ops of a batch and fails each bad one alone, leaving its page as it was', () => {
@@ -25,7 +31,7 @@ describe('grant copies in batches', () => {
     batch.add(refRo, 0, 16, 16);
     batch.add(refA, PAGE_SIZE - 8, 32, 16);
     batch.add(refA, 100, 48, 16);
-    expect(guest.grants.copyBatch(BACKEND, true, batch, local)).to.equal(2);
+    expect(dom0(guest).copy(1, true, batch, local)).to.equal(2);
     expect([0, 1, 2, 3].map((i) => batch.status(i))).to.deep.equal(
       [GNTST.okay, GNTST.permission_denied, GNTST.bad_copy_arg, GNTST.okay]);
     const pageA = guest.memory.page(a);
@@ -53,7 +59,7 @@ describe('grant copies in batches', () => {
     const refs: number[] = [];
     for (let i = 0; i < 64; i++) {
       const ref = 8 + i;
-      const flags = [GTF_permit_access, GTF_permit_access | GTF_readonly, 0, 2, 3][int(0, 4)]!;
+      const flags = [GTF.permit_access, GTF.permit_access | GTF.readonly, 0, 2, 3][int(0, 4)]!;
       const domid = rand() < 0.8 ? BACKEND : int(1, 3);
       const frame = rand() < 0.85 ? frames[int(0, frames.length - 1)]! : int(known, known + 1000) >>> 0;
       guest.grants.writeEntry(ref, { flags, domid, frame });
@@ -66,9 +72,9 @@ describe('grant copies in batches', () => {
       }
       if (ref < 0 || ref >= guest.grants.nrEntries) return GNTST.bad_gntref;
       const e = guest.grants.readEntry(ref);
-      if ((e.flags & 3) !== GTF_permit_access) return GNTST.bad_gntref;
+      if ((e.flags & 3) !== GTF.permit_access) return GNTST.bad_gntref;
       if (e.domid !== BACKEND) return GNTST.permission_denied;
-      if (toPage && e.flags & GTF_readonly) return GNTST.permission_denied;
+      if (toPage && e.flags & GTF.readonly) return GNTST.permission_denied;
       if (e.frame >= known) return GNTST.bad_page;
       return GNTST.okay;
     };
@@ -90,7 +96,7 @@ describe('grant copies in batches', () => {
         ops.push([ref, offset, localOffset, Math.min(len, rand() < 0.1 ? len : 160)]);
         batch.add(...ops[i]!);
       }
-      const failures = guest.grants.copyBatch(BACKEND, toPage, batch, local);
+      const failures = dom0(guest).copy(1, toPage, batch, local);
       let expectedFailures = 0;
       const expectPages = before.map((p) => p.slice());
       const expectLocal = localBefore.slice();

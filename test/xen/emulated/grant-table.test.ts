@@ -4,14 +4,18 @@
 import { expect } from 'chai';
 import { Domain } from '../../../src/xen/emulated/domain.js';
 import { GNTST, GrantError } from '../../../src/xen/errors.js';
-import { GTF_reading, GTF_writing } from '../../../src/xen/emulated/grant-table.js';
+import { EmulatedGrants } from '../../../src/xen/emulated/grant-ops.js';
+import { GTF } from '../../../src/xen/grant-abi.js';
 
 describe('grant table v1', () => {
   let guest: Domain;
+  /** Dom0's grant operations on the guest's table (the hypervisor's side). */
+  let dom0: EmulatedGrants;
   let gfn: number;
 
   beforeEach(() => {
     guest = new Domain(1, 'g');
+    dom0 = new EmulatedGrants(0, (domid) => (domid === 1 ? guest.grants : undefined));
     gfn = guest.memory.allocPage();
     guest.memory.page(gfn).set([1, 2, 3, 4], 100);
   });
@@ -22,38 +26,38 @@ describe('grant table v1', () => {
 
   it('maps a page granted to the caller and sees the guest bytes', () => {
     const ref = guest.grants.grantAccess(0, gfn, true);
-    const m = guest.grants.map(0, ref, false);
+    const m = dom0.mapRef(1, ref, false);
     expect([...m.page.subarray(100, 104)]).to.deep.equal([1, 2, 3, 4]);
-    expect(guest.grants.readEntry(ref).flags & GTF_reading).to.equal(GTF_reading);
+    expect(guest.grants.readEntry(ref).flags & GTF.reading).to.equal(GTF.reading);
     m.unmap();
-    expect(guest.grants.readEntry(ref).flags & GTF_reading).to.equal(0);
+    expect(guest.grants.readEntry(ref).flags & GTF.reading).to.equal(0);
   });
 
   it('refuses a writable map of a readonly grant with permission_denied', () => {
     const ref = guest.grants.grantAccess(0, gfn, true);
-    expect(() => guest.grants.map(0, ref, true)).to.throw(GrantError, /permission denied/);
+    expect(() => dom0.mapRef(1, ref, true)).to.throw(GrantError, /permission denied/);
   });
 
   it('refuses a grant made out to another domain', () => {
     const ref = guest.grants.grantAccess(2, gfn, false);
-    expect(guest.grants.copyFrom(0, ref, 0, new Uint8Array(4), 0, 4)).to.equal(GNTST.permission_denied);
+    expect(dom0.copyFrom(1, ref, 0, new Uint8Array(4), 0, 4)).to.equal(GNTST.permission_denied);
   });
 
   it('refuses refs that were never granted, or are out of range', () => {
-    expect(guest.grants.copyFrom(0, 3000, 0, new Uint8Array(4), 0, 4)).to.equal(GNTST.bad_gntref);
-    expect(guest.grants.copyFrom(0, 1 << 20, 0, new Uint8Array(4), 0, 4)).to.equal(GNTST.bad_gntref);
-    expect(() => guest.grants.map(0, -1, false)).to.throw(GrantError, /invalid grant reference/);
+    expect(dom0.copyFrom(1, 3000, 0, new Uint8Array(4), 0, 4)).to.equal(GNTST.bad_gntref);
+    expect(dom0.copyFrom(1, 1 << 20, 0, new Uint8Array(4), 0, 4)).to.equal(GNTST.bad_gntref);
+    expect(() => dom0.mapRef(1, -1, false)).to.throw(GrantError, /invalid grant reference/);
   });
 
   it('refuses a grant of a frame the domain does not have', () => {
     const ref = guest.grants.grantAccess(0, 999999, false);
-    expect(guest.grants.copyFrom(0, ref, 0, new Uint8Array(4), 0, 4)).to.equal(GNTST.bad_page);
+    expect(dom0.copyFrom(1, ref, 0, new Uint8Array(4), 0, 4)).to.equal(GNTST.bad_page);
   });
 
   it('refuses copies that cross the page', () => {
     const ref = guest.grants.grantAccess(0, gfn, false);
-    expect(guest.grants.copyTo(0, ref, 4000, new Uint8Array(200), 0, 200)).to.equal(GNTST.bad_copy_arg);
-    expect(guest.grants.copyTo(0, ref, 3896, new Uint8Array(200), 0, 200)).to.equal(GNTST.okay);
+    expect(dom0.copyTo(1, ref, 4000, new Uint8Array(200), 0, 200)).to.equal(GNTST.bad_copy_arg);
+    expect(dom0.copyTo(1, ref, 3896, new Uint8Array(200), 0, 200)).to.equal(GNTST.okay);
   });
 
   it('copies exact bytes both ways whatever the alignment of either end, and nothing around them', () => {
@@ -64,13 +68,13 @@ describe('grant table v1', () => {
         for (const local of [0, 3, 10]) {
           const src = new Uint8Array(local + len + 16).map((_, i) => (i * 31 + len) & 0xff);
           page.fill(0xaa);
-          expect(guest.grants.copyTo(0, ref, offset, src, local, len)).to.equal(GNTST.okay);
+          expect(dom0.copyTo(1, ref, offset, src, local, len)).to.equal(GNTST.okay);
           expect(Buffer.compare(page.subarray(offset, offset + len), src.subarray(local, local + len)), `to ${len}@${offset}`)
             .to.equal(0);
           expect(page[offset - 1] ?? 0xaa).to.equal(0xaa);
           expect(page[offset + len] ?? 0xaa).to.equal(0xaa);
           const dst = new Uint8Array(local + len + 16).fill(0x55);
-          expect(guest.grants.copyFrom(0, ref, offset, dst, local, len)).to.equal(GNTST.okay);
+          expect(dom0.copyFrom(1, ref, offset, dst, local, len)).to.equal(GNTST.okay);
           expect(Buffer.compare(dst.subarray(local, local + len), src.subarray(local, local + len)), `from ${len}@${offset}`)
             .to.equal(0);
           expect(dst[local - 1] ?? 0x55).to.equal(0x55);
@@ -83,20 +87,20 @@ describe('grant table v1', () => {
   it('refuses copies with a negative offset or length', () => {
     const ref = guest.grants.grantAccess(0, gfn, false);
     const dst = new Uint8Array(64);
-    expect(guest.grants.copyFrom(0, ref, -2, dst, 0, 10)).to.equal(GNTST.bad_copy_arg);
-    expect(guest.grants.copyFrom(0, ref, 0, dst, -2, 10)).to.equal(GNTST.bad_copy_arg);
-    expect(guest.grants.copyTo(0, ref, 0, dst, 0, -1)).to.equal(GNTST.bad_copy_arg);
+    expect(dom0.copyFrom(1, ref, -2, dst, 0, 10)).to.equal(GNTST.bad_copy_arg);
+    expect(dom0.copyFrom(1, ref, 0, dst, -2, 10)).to.equal(GNTST.bad_copy_arg);
+    expect(dom0.copyTo(1, ref, 0, dst, 0, -1)).to.equal(GNTST.bad_copy_arg);
   });
 
   it('keeps a mapped grant from being revoked, and frees it after unmap', () => {
     const ref = guest.grants.grantAccess(0, gfn, false);
-    const m = guest.grants.map(0, ref, true);
-    expect(guest.grants.readEntry(ref).flags & GTF_writing).to.equal(GTF_writing);
+    const m = dom0.mapRef(1, ref, true);
+    expect(guest.grants.readEntry(ref).flags & GTF.writing).to.equal(GTF.writing);
     expect(guest.grants.endAccess(ref)).to.equal(false);
     m.unmap();
     m.unmap();
     expect(guest.grants.releaseRef(ref)).to.equal(true);
-    expect(guest.grants.copyFrom(0, ref, 0, new Uint8Array(1), 0, 1)).to.equal(GNTST.bad_gntref);
+    expect(dom0.copyFrom(1, ref, 0, new Uint8Array(1), 0, 1)).to.equal(GNTST.bad_gntref);
   });
 });
 
@@ -109,21 +113,24 @@ describe('grant table seen from a datapath thread', () => {
     const readable = guest.grants.grantAccess(0, src, true);
     const worker = new Worker(`
       const { workerData, parentPort } = require('node:worker_threads');
-      import(workerData.module).then(({ GrantTable }) => {
+      Promise.all([import(workerData.table), import(workerData.ops)]).then(([{ GrantTable }, { EmulatedGrants }]) => {
         const g = GrantTable.attach(workerData.shared);
+        const dom0 = new EmulatedGrants(0, (domid) => (domid === 1 ? g : undefined));
+        const dom5 = new EmulatedGrants(5, (domid) => (domid === 1 ? g : undefined));
         parentPort.on('message', (m) => {
           const buf = new Uint8Array(8);
-          const read = g.copyFrom(0, m.readable, 40, buf, 0, 4);
-          const wrongDomain = g.copyFrom(5, m.readable, 40, buf, 0, 4);
-          const readonlyWrite = g.copyTo(0, m.readable, 0, buf, 0, 4);
-          const badRef = g.copyFrom(0, 1 << 20, 0, buf, 0, 4);
-          const crossing = g.copyFrom(0, m.readable, 4094, buf, 0, 4);
-          const wrote = g.copyTo(0, m.writable, 100, buf, 0, 4);
+          const read = dom0.copyFrom(1, m.readable, 40, buf, 0, 4);
+          const wrongDomain = dom5.copyFrom(1, m.readable, 40, buf, 0, 4);
+          const readonlyWrite = dom0.copyTo(1, m.readable, 0, buf, 0, 4);
+          const badRef = dom0.copyFrom(1, 1 << 20, 0, buf, 0, 4);
+          const crossing = dom0.copyFrom(1, m.readable, 4094, buf, 0, 4);
+          const wrote = dom0.copyTo(1, m.writable, 100, buf, 0, 4);
           parentPort.postMessage({ bytes: [...buf.subarray(0, 4)], read, wrongDomain, readonlyWrite, badRef, crossing, wrote });
         });
         parentPort.postMessage('ready');
       });`, { eval: true, workerData: { shared: guest.grants.shared(),
-      module: new URL('../../src/xen/grant-table.js', import.meta.url).href } });
+      table: new URL('../../../src/xen/emulated/grant-table.js', import.meta.url).href,
+      ops: new URL('../../../src/xen/emulated/grant-ops.js', import.meta.url).href } });
     try {
       await new Promise((r) => worker.once('message', r));
       // Allocated after the worker attached: the shared watermark makes it a valid frame there.

@@ -14,7 +14,7 @@ import { SYNC_CALL_TIMEOUT, SyncCaller, SyncCallError } from '../../../common/sy
 import type { WatchCallback } from '../connection.js';
 import { isXsErrorCode, XsError } from '../errors.js';
 import type { XsHandle } from '../handle.js';
-import type { BlockingEvent, BlockingMethod, BlockingRequest, BlockingWorkerData } from './blocking-protocol.js';
+import type { BlockingEvent, BlockingMethod, BlockingOps, BlockingRequest, BlockingWorkerData } from './blocking-protocol.js';
 
 export interface BlockingClientOptions {
   /** How long one request may block the caller (default 5 s). */
@@ -27,7 +27,7 @@ export interface BlockingClientOptions {
 class WorkerLink {
   private static readonly links = new Map<string, WorkerLink>();
   private readonly worker: Worker;
-  private readonly caller: SyncCaller;
+  private readonly caller: SyncCaller<BlockingOps>;
   private readonly replies: MessagePort;
   private readonly events: MessagePort;
   private nextConn = 1;

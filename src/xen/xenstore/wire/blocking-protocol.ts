@@ -17,6 +17,13 @@ export type BlockingRequest =
   | { op: 'close'; conn: number }
   | { op: 'call'; conn: number; method: BlockingMethod; args: unknown[] };
 
+/** The worker's operations: what each request carries and answers (a call answers what XsClient's method does). */
+export type BlockingOps = {
+  open: { args: Extract<BlockingRequest, { op: 'open' }>; result: void };
+  close: { args: Extract<BlockingRequest, { op: 'close' }>; result: void };
+  call: { args: Extract<BlockingRequest, { op: 'call' }>; result: unknown };
+};
+
 export type BlockingEvent =
   | { conn: number; kind: 'watch'; path: string; token: string }
   | { conn: number; kind: 'disconnected'; reason: string }

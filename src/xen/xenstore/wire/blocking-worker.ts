@@ -7,10 +7,10 @@
 // * a request outside a transaction waits (bounded) for the reconnection and is sent again.
 
 import { parentPort, workerData } from 'node:worker_threads';
-import { serveSyncCalls, type SyncRequest } from '../../../common/sync-call.js';
+import { serveSyncCalls, type SyncHandlers, type SyncRequest } from '../../../common/sync-call.js';
 import { XsError } from '../errors.js';
 import { XsClient } from './client.js';
-import type { BlockingEvent, BlockingRequest, BlockingWorkerData } from './blocking-protocol.js';
+import type { BlockingEvent, BlockingOps, BlockingWorkerData } from './blocking-protocol.js';
 import { BLOCKING_METHODS } from './blocking-protocol.js';
 
 const data = workerData as BlockingWorkerData;
@@ -97,21 +97,28 @@ async function call(conn: Conn, method: (typeof BLOCKING_METHODS)[number], args:
   }
 }
 
-async function handle(req: BlockingRequest): Promise<unknown> {
-  if (req.op === 'open') return open(req.conn);
-  const conn = conns.get(req.conn);
+function connOf(id: number): Conn {
+  const conn = conns.get(id);
   if (!conn) throw new XsError('EIO', 'connection closed');
-  if (req.op === 'close') {
-    conns.delete(req.conn);
-    conn.client.close();
-    return undefined;
-  }
-  if (!BLOCKING_METHODS.includes(req.method)) throw new XsError('EINVAL', `no such request ${String(req.method)}`);
-  return call(conn, req.method, req.args);
+  return conn;
 }
 
-serveSyncCalls(parentPort! as { on(event: 'message', fn: (r: SyncRequest) => void): unknown }, data.replyPort, data.flag,
-  (_op, args) => handle(args as BlockingRequest),
+const handlers: SyncHandlers<BlockingOps> = {
+  open: (req) => open(req.conn),
+  close: (req) => {
+    const conn = connOf(req.conn);
+    conns.delete(req.conn);
+    conn.client.close();
+  },
+  call: (req) => {
+    const conn = connOf(req.conn);
+    if (!BLOCKING_METHODS.includes(req.method)) throw new XsError('EINVAL', `no such request ${String(req.method)}`);
+    return call(conn, req.method, req.args);
+  },
+};
+
+serveSyncCalls<BlockingOps>(parentPort! as { on(event: 'message', fn: (r: SyncRequest) => void): unknown }, data.replyPort,
+  data.flag, handlers,
   // Only the daemon's own answers keep their code; a socket failure is EIO with its reason.
   (err) => {
     const xs = err instanceof XsError;
