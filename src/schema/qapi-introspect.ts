@@ -17,14 +17,16 @@
 // empty object, which every command without arguments or results shares (QEMU's q_empty).
 
 import type { JsonSchema, SchemaEntry } from './registry.js';
+import type { CommandReturns } from './types.js';
 
-export type SchemaInfo = Record<string, unknown>;
+/** One entry of query-qmp-schema's reply: schema/commands/query-qmp-schema.json's union. */
+export type SchemaInfo = CommandReturns<'query-qmp-schema'>[number];
+type SchemaInfoOf<M extends SchemaInfo['meta-type']> = Extract<SchemaInfo, { 'meta-type': M }>;
+type ObjectMember = SchemaInfoOf<'object'>['members'][number];
 
-const BUILTIN_JSON_TYPE: Record<string, string> = {
+const BUILTIN_JSON_TYPE: Record<string, SchemaInfoOf<'builtin'>['json-type']> = {
   str: 'string', int: 'int', number: 'number', bool: 'boolean', null: 'null', any: 'value',
 };
-
-interface ObjectMember { name: string; type: string; default?: null; features?: string[] }
 
 export class QapiIntrospection {
   private readonly names = new Map<string, string>();
@@ -44,12 +46,14 @@ export class QapiIntrospection {
 
   private command(c: SchemaEntry): void {
     const q = c.schema['x-qmp'] ?? {};
-    const info: SchemaInfo = { name: c.name, 'meta-type': 'command' };
-    if (q.features && q.features.length > 0) info['features'] = [...q.features];
-    info['arg-type'] = this.argType(c.schema);
-    info['ret-type'] = this.use(q.returns ?? EMPTY_OBJECT);
-    if (q['allow-oob'] === true) info['allow-oob'] = true;
-    this.entities.push(info);
+    this.entities.push({
+      name: c.name,
+      'meta-type': 'command',
+      ...(q.features && q.features.length > 0 ? { features: [...q.features] } : {}),
+      'arg-type': this.argType(c.schema),
+      'ret-type': this.use(q.returns ?? EMPTY_OBJECT),
+      ...(q['allow-oob'] === true ? { 'allow-oob': true } : {}),
+    });
   }
 
   private event(e: SchemaEntry): void {
@@ -90,7 +94,7 @@ export class QapiIntrospection {
     if (key !== undefined) this.names.set(key, name);
     // Reserve the slot before the members, so numbering follows first use as QEMU's does.
     const slot = this.types.length;
-    this.types.push({});
+    this.types.push({ name, 'meta-type': 'object', members: [] });
     this.types[slot] = this.define(name, s);
     return name;
   }
@@ -109,16 +113,16 @@ export class QapiIntrospection {
       return { name, 'meta-type': 'enum', members: values.map((v) => ({ name: v })), values };
     }
     const alternatives = Array.isArray(s.type) ? s.type.map((t) => ({ ...s, type: t }))
-      : Array.isArray(s['anyOf']) ? (s['anyOf'] as JsonSchema[]) : null;
+      : Array.isArray(s.anyOf) ? s.anyOf : null;
     if (alternatives !== null) {
       return { name, 'meta-type': 'alternate', members: alternatives.map((a) => ({ type: this.use(a) })) };
     }
-    const info: SchemaInfo = { name, 'meta-type': 'object', members: this.members(s) };
+    const info: SchemaInfoOf<'object'> = { name, 'meta-type': 'object', members: this.members(s) };
     const tag = s['x-qapi-tag'];
-    const variants = s['x-qapi-variants'] as Record<string, JsonSchema> | undefined;
+    const variants = s['x-qapi-variants'];
     if (typeof tag === 'string' && variants) {
-      info['tag'] = tag;
-      info['variants'] = Object.entries(variants).map(([c, v]) => ({ case: c, type: this.use(v) }));
+      info.tag = tag;
+      info.variants = Object.entries(variants).map(([c, v]) => ({ case: c, type: this.use(v) }));
     }
     return info;
   }

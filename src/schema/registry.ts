@@ -19,6 +19,7 @@ export interface JsonSchema {
   required?: string[];
   additionalProperties?: boolean | JsonSchema;
   items?: JsonSchema;
+  anyOf?: JsonSchema[];
   enum?: unknown[];
   minimum?: number;
   maximum?: number;
@@ -27,6 +28,10 @@ export interface JsonSchema {
   default?: unknown;
   'x-qmp'?: QmpAnnotation;
   'x-qapi-type'?: string;
+  /** A QAPI flat union (returns only): the tag member, and each tag value's own members. */
+  'x-qapi-tag'?: string;
+  'x-qapi-variants'?: Record<string, JsonSchema>;
+  'x-qapi-features'?: string[];
   'x-qom-type'?: string;
   'x-qom-default'?: unknown;
   /** Device types: read-only live state qom-get shows beside the properties (not settable). */
