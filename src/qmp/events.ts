@@ -3,11 +3,13 @@
 // (the xenstore watches a session set).
 
 import { schemas } from '../schema/registry.js';
+import type { EventData, EventName } from '../schema/types.js';
 
-export interface QmpEvent {
+/** An event as sent: `data` is typed by schema/events/<event>.json. */
+export interface QmpEvent<N extends EventName = EventName> {
   timestamp: { seconds: number; microseconds: number };
-  event: string;
-  data?: Record<string, unknown>;
+  event: N;
+  data?: EventData<N>;
 }
 
 /** `session` set: the event is for that session only (e.g. the xenstore watches it asked for). */
@@ -41,14 +43,17 @@ export class EventBus {
     return () => this.listeners.delete(fn);
   }
 
-  /** Emits an event declared in schema/events; data is checked against its schema. */
-  emit(name: string, data?: Record<string, unknown>, opts: EmitOptions = {}): QmpEvent {
+  /**
+   * Emits an event declared in schema/events. Its data is typed by that schema at compile time,
+   * and checked against it again here (a value the types cannot see, e.g. an out-of-range state).
+   */
+  emit<N extends EventName>(name: N, data: EventData<N>, opts: EmitOptions = {}): QmpEvent<N> {
     const entry = schemas().get('event', name);
     if (!entry) throw new Error(`event ${name} is not declared in schema/events`);
     if (!entry.validate(data ?? {})) {
       throw new Error(`event ${name}: data does not match its schema: ${JSON.stringify(entry.validate.errors)}`);
     }
-    const event: QmpEvent = { timestamp: timestampNow(), event: name };
+    const event: QmpEvent<N> = { timestamp: timestampNow(), event: name };
     if (data && Object.keys(data).length > 0) event.data = data;
     for (const fn of this.listeners) fn(event, opts.session);
     return event;

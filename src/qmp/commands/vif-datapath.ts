@@ -6,10 +6,12 @@ import { VifdError } from '../../common/errors.js';
 import type { Device } from '../../devices/device.js';
 import type { DeviceManager } from '../../devices/device-manager.js';
 import { XenNetDeviceModel } from '../../devices/xen-net-device.js';
+import type { EventData } from '../../schema/types.js';
 import type { Args, Dispatcher } from '../dispatcher.js';
 import type { EventBus } from '../events.js';
 
-function deviceRef(dev: Device): Record<string, unknown> {
+/** How an event names a device: its ID if it has one, and its QOM path. */
+function deviceRef(dev: Device): Pick<EventData<'__com.vifd_VIF_DISABLED'>, 'device' | 'path'> {
   return { ...(dev.id !== null ? { device: dev.id } : {}), path: dev.path };
 }
 
