@@ -1,12 +1,18 @@
 // The command table. Every command is declared in schema/commands; its arguments are validated
 // with ajv against that schema before the handler runs, so no handler sees bad input and no
 // side effect happens before validation.
+//
+// Handlers are typed by the same schema (src/schema/types.ts, generated at build time): a
+// handler's arguments are the schema's, and what it returns must be the schema's returns,
+// with no member the schema does not declare.
 
 import { argumentError, floatForIntegerError } from '../schema/qapi-errors.js';
 import { schemas, type SchemaEntry } from '../schema/registry.js';
+import type { CommandArgs, CommandName, CommandReturns, UndeclaredMembers } from '../schema/types.js';
 import { qdictKeyOrder } from './json-writer.js';
 import { isJsonFloat } from './plain.js';
 
+/** A request's arguments as they came, before any check. */
 export type Args = Record<string, unknown>;
 
 export interface CommandContext {
@@ -14,36 +20,80 @@ export interface CommandContext {
   readonly sessionId: number;
   /**
    * The parser's arguments when they hold a float token, for commands that validate their own
-   * arguments (validate: false) and must refuse 1.0 for an integer as QEMU does.
+   * arguments (registerRaw) and must refuse 1.0 for an integer as QEMU does.
    */
   readonly raw?: unknown;
 }
 
-export type Handler = (args: Args, ctx: CommandContext) => unknown | Promise<unknown>;
+/** What command N's handler gives: its schema's returns, at once or once a promise settles. */
+export type Reply<N extends CommandName> = CommandReturns<N> | Promise<CommandReturns<N>>;
+
+/** A handler of command N: its arguments are the schema's type, ajv having checked them. */
+export type Handler<N extends CommandName> = (args: CommandArgs<N>, ctx: CommandContext) => Reply<N>;
+
+/** A handler that checks its own arguments (QEMU's 'gen': false, e.g. device_add). */
+export type RawHandler<N extends CommandName> = (args: Args, ctx: CommandContext) => Reply<N>;
+
+/**
+ * `unknown` when handler F returns only what command N's schema declares; otherwise an object
+ * type no function matches, whose member names the undeclared members in the compiler's error.
+ */
+type DeclaredReturns<N extends CommandName, F extends (...args: never[]) => unknown> =
+  [UndeclaredMembers<Awaited<ReturnType<F>>, CommandReturns<N>>] extends [never] ? unknown
+    : { 'returns members its schema does not declare': UndeclaredMembers<Awaited<ReturnType<F>>, CommandReturns<N>> };
 
 export interface CommandDef {
   readonly name: string;
   readonly entry: SchemaEntry;
-  readonly handler: Handler;
+  /** The handler, behind the schema's check unless it does its own (validate: false). */
+  readonly call: (args: Args, ctx: CommandContext) => unknown;
   readonly allowOob: boolean;
   /** False for commands that parse their own arguments (QEMU's 'gen': false, e.g. device_add). */
   readonly validate: boolean;
 }
 
-export interface RegisterOptions {
-  validate?: boolean;
-}
-
 export class Dispatcher {
   private readonly commands = new Map<string, CommandDef>();
 
-  /** Registers a handler for a command that schema/commands declares. */
-  register(name: string, handler: Handler, opts: RegisterOptions = {}): void {
+  /**
+   * Registers the handler of a command that schema/commands declares. Its arguments reach it
+   * checked by ajv and typed by the schema; a member the schema drops, renames or retypes is a
+   * compile error in the handler, and so is a returned member the schema does not declare.
+   */
+  register<N extends CommandName, F extends Handler<N>>(name: N, handler: F & DeclaredReturns<N, F>): void {
+    const entry = this.entry(name);
+    // Where a request's JSON becomes the schema's type: ajv has checked it against the very file
+    // the type was generated from.
+    const isArgs = (args: Args): args is Args & CommandArgs<N> => entry.validate(args);
+    this.add(entry, true, (args, ctx) => {
+      if (!isArgs(args)) throw argumentError(entry.schema, args, entry.validate.errors, qdictKeyOrder);
+      return handler(args, ctx);
+    });
+  }
+
+  /**
+   * Registers a handler that checks its own arguments, in its own order (QEMU's 'gen': false):
+   * it gets them as they came; isArgs() narrows what it has checked. Its returns are typed.
+   */
+  registerRaw<N extends CommandName, F extends RawHandler<N>>(name: N, handler: F & DeclaredReturns<N, F>): void {
+    this.add(this.entry(name), false, handler);
+  }
+
+  /** Whether `args` are command N's arguments by its schema (its ajv validator, errors and all). */
+  isArgs<N extends CommandName>(name: N, args: unknown): args is CommandArgs<N> {
+    return this.entry(name).validate(args);
+  }
+
+  private entry(name: string): SchemaEntry {
     const entry = schemas().get('command', name);
     if (!entry) throw new Error(`command ${name} has no schema in schema/commands`);
-    if (this.commands.has(name)) throw new Error(`command ${name} registered twice`);
-    this.commands.set(name, { name, entry, handler,
-      allowOob: entry.schema['x-qmp']?.['allow-oob'] === true, validate: opts.validate ?? true });
+    return entry;
+  }
+
+  private add(entry: SchemaEntry, validate: boolean, call: CommandDef['call']): void {
+    if (this.commands.has(entry.name)) throw new Error(`command ${entry.name} registered twice`);
+    this.commands.set(entry.name, { name: entry.name, entry, call,
+      allowOob: entry.schema['x-qmp']?.['allow-oob'] === true, validate });
   }
 
   get(name: string): CommandDef | undefined {
@@ -52,6 +102,11 @@ export class Dispatcher {
 
   names(): string[] {
     return [...this.commands.keys()];
+  }
+
+  /** The registered commands' schemas, in registration order (introspection's order). */
+  entries(): SchemaEntry[] {
+    return [...this.commands.values()].map((c) => c.entry);
   }
 
   /**
@@ -63,10 +118,7 @@ export class Dispatcher {
       const e = floatForIntegerError(cmd.entry.schema, raw, isJsonFloat);
       if (e) throw e;
     }
-    if (cmd.validate && !cmd.entry.validate(args)) {
-      throw argumentError(cmd.entry.schema, args, cmd.entry.validate.errors, qdictKeyOrder);
-    }
-    return cmd.handler(args, raw !== undefined && !cmd.validate ? { ...ctx, raw } : ctx);
+    return cmd.call(args, raw !== undefined && !cmd.validate ? { ...ctx, raw } : ctx);
   }
 
   /** Commands registered but missing from schema/ cannot exist (register refuses); this lists the reverse. */

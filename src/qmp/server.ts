@@ -2,14 +2,13 @@
 // transport. Unlike QEMU's monitor, which serves one client per socket, every connection gets
 // its own session at once.
 
+import type { CommandReturns } from '../schema/types.js';
 import type { Dispatcher } from './dispatcher.js';
 import type { EventBus, QmpEvent } from './events.js';
 import { QmpSession, type QmpTransport, type SessionHost } from './session.js';
 
-export interface VersionInfo {
-  qemu: { major: number; minor: number; micro: number };
-  package: string;
-}
+/** query-version's reply, also the greeting's `version`. */
+export type VersionInfo = CommandReturns<'query-version'>;
 
 export class QmpServer implements SessionHost {
   private readonly sessions = new Set<QmpSession>();

@@ -1,5 +1,7 @@
 // schema/ is the single source of truth: every command it declares is implemented, and nothing
-// is implemented that it does not declare (register() refuses those).
+// is implemented that it does not declare (register() refuses those). The types generated from
+// it refuse an undeclared command or event, or wrong event data, at compile time already
+// (@ts-expect-error below); the checks at run time stay for values the types cannot see.
 
 import { expect } from 'chai';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -38,6 +40,7 @@ describe('schema/ and the code agree', () => {
   it('refuses to register a command schema/ does not declare', async () => {
     const t = await startApp();
     try {
+      // @ts-expect-error: 'no-such-command' is not a CommandName
       expect(() => t.app.dispatcher.register('no-such-command', () => ({}))).to.throw(/no schema/);
     } finally {
       await t.stop();

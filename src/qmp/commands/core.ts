@@ -3,6 +3,7 @@
 
 import { QapiIntrospection, type SchemaInfo } from '../../schema/qapi-introspect.js';
 import { schemas } from '../../schema/registry.js';
+import type { CommandReturns } from '../../schema/types.js';
 import type { Dispatcher } from '../dispatcher.js';
 import type { VersionInfo } from '../server.js';
 
@@ -19,14 +20,14 @@ export function registerCoreCommands(d: Dispatcher, host: CoreHost): void {
   const version = deepFreeze(structuredClone(host.version));
   d.register('query-version', () => version);
   // vifd has no vCPUs to stop: it runs from start to quit, and has no -name.
-  const status = deepFreeze({ running: true, status: 'running' });
+  const status = deepFreeze<CommandReturns<'query-status'>>({ running: true, status: 'running' });
   d.register('query-status', () => status);
   d.register('query-name', () => ({}));
   d.register('query-commands', () => d.names().map((name) => ({ name })));
   // Generated once, on first use, when every command has been registered.
   let schemaInfo: SchemaInfo[] | undefined;
   d.register('query-qmp-schema', () => {
-    schemaInfo ??= deepFreeze(QapiIntrospection.generate(d.names().map((n) => d.get(n)!.entry), schemas().list('event')));
+    schemaInfo ??= deepFreeze(QapiIntrospection.generate(d.entries(), schemas().list('event')));
     return schemaInfo;
   });
   d.register('quit', () => {

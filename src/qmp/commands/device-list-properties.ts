@@ -5,17 +5,14 @@
 import { VifdError } from '../../common/errors.js';
 import { ABSTRACT_DEVICE_TYPES } from '../../devices/qom-types.js';
 import { schemas, type JsonSchema } from '../../schema/registry.js';
-import type { Args, Dispatcher } from '../dispatcher.js';
+import type { CommandReturns } from '../../schema/types.js';
+import type { Dispatcher } from '../dispatcher.js';
 
 /** Types QEMU knows that are not instantiable devices: the abstract parents, and the bus types. */
 const NOT_DEVICES = new Set([...ABSTRACT_DEVICE_TYPES, 'xen-bus', 'xen-backend']);
 
-export interface ObjectPropertyInfo {
-  name: string;
-  type: string;
-  description?: string;
-  'default-value'?: unknown;
-}
+/** QEMU's ObjectPropertyInfo, as schema/commands/device-list-properties.json returns it. */
+export type ObjectPropertyInfo = CommandReturns<'device-list-properties'>[number];
 
 export function devicePropertyInfo(name: string, schema: JsonSchema): ObjectPropertyInfo {
   const info: ObjectPropertyInfo = { name, type: schema['x-qom-type'] ?? 'str' };
@@ -25,8 +22,7 @@ export function devicePropertyInfo(name: string, schema: JsonSchema): ObjectProp
 }
 
 export function registerDeviceListProperties(d: Dispatcher): void {
-  d.register('device-list-properties', (a: Args) => {
-    const typename = a['typename'] as string;
+  d.register('device-list-properties', ({ typename }) => {
     const entry = schemas().get('device', typename);
     if (!entry) {
       if (NOT_DEVICES.has(typename)) throw new VifdError('DEVICE_TYPE_ABSTRACT', 'typename');

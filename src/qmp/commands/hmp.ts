@@ -9,7 +9,7 @@ import { keyvalToArgs } from '../../devices/keyval.js';
 import { setLink } from '../../devices/link.js';
 import { addNetdev, netdevArgsFromKeyval } from '../../devices/netdev-config.js';
 import { schemas } from '../../schema/registry.js';
-import type { Args, Dispatcher } from '../dispatcher.js';
+import type { Dispatcher } from '../dispatcher.js';
 import { infoNetwork, infoQtree, infoVersion } from '../hmp/info.js';
 import { commandWord, parseOptsList, takeWord } from '../hmp/parse.js';
 import type { VersionInfo } from '../server.js';
@@ -143,11 +143,11 @@ export async function runHmp(host: HmpHost, line: string): Promise<string> {
 }
 
 export function registerHmpCommand(d: Dispatcher, host: HmpHost): void {
-  d.register('human-monitor-command', async (args: Args) => {
+  d.register('human-monitor-command', async (args) => {
     // There are no vCPUs; qmp-shell's HMP mode names CPU 0, which is taken to mean "any".
     const cpu = args['cpu-index'];
     if (cpu !== undefined && cpu !== 0) throw new VifdError('HMP_CPU_INDEX');
-    const text = await runHmp(host, args['command-line'] as string);
+    const text = await runHmp(host, args['command-line']);
     return text.replace(/\r?\n/g, '\r\n');
   });
 }

@@ -4,24 +4,25 @@ import type { NetdevRegistry } from '../../backend/net/netdevs.js';
 import type { DeviceManager } from '../../devices/device-manager.js';
 import { setLink } from '../../devices/link.js';
 import { addNetdev } from '../../devices/netdev-config.js';
-import type { Args, Dispatcher } from '../dispatcher.js';
+import type { Dispatcher } from '../dispatcher.js';
 import type { EventBus } from '../events.js';
 
 export function registerNetdevCommands(d: Dispatcher, events: EventBus, netdevs: NetdevRegistry,
   devices: DeviceManager): void {
-  // A flat union on `type`: the handler validates against the type's own schema, in QEMU's order.
-  d.register('netdev_add', async (args: Args) => {
+  // A flat union on `type`: the netdev model validates against the type's own schema
+  // (schema/netdevs), in QEMU's order, so the arguments go to it as they came.
+  d.registerRaw('netdev_add', async (args) => {
     await addNetdev(netdevs, args);
-    return {};
-  }, { validate: false });
-
-  d.register('netdev_del', (args: Args) => {
-    netdevs.remove(args['id'] as string);
     return {};
   });
 
-  d.register('set_link', (args: Args) => {
-    setLink(devices, netdevs, args['name'] as string, args['up'] as boolean);
+  d.register('netdev_del', ({ id }) => {
+    netdevs.remove(id);
+    return {};
+  });
+
+  d.register('set_link', ({ name, up }) => {
+    setLink(devices, netdevs, name, up);
     return {};
   });
 

@@ -11,7 +11,7 @@ import type { Device } from '../../devices/device.js';
 import type { DeviceManager } from '../../devices/device-manager.js';
 import { qomTypes } from '../../devices/qom-types.js';
 import { schemas } from '../../schema/registry.js';
-import type { Args, Dispatcher } from '../dispatcher.js';
+import type { Dispatcher } from '../dispatcher.js';
 import { devicePropertyInfo } from './device-list-properties.js';
 
 interface QomProperty {
@@ -121,21 +121,19 @@ export function registerQomCommands(d: Dispatcher, devices: DeviceManager): QomC
   });
   const tree = (): Map<string, QomObject> => buildTree(devices, coldPlugged);
 
-  d.register('qom-list', (a: Args) => {
-    const o = resolve(tree(), a['path'] as string);
+  d.register('qom-list', ({ path }) => {
+    const o = resolve(tree(), path);
     return o.props.map((p) => ({ name: p.name, type: p.type }));
   });
 
-  d.register('qom-get', (a: Args) => {
-    const o = resolve(tree(), a['path'] as string);
-    const name = a['property'] as string;
+  d.register('qom-get', ({ path, property: name }) => {
+    const o = resolve(tree(), path);
     const p = o.props.find((x) => x.name === name);
     if (!p) throw new VifdError('PROPERTY_NOT_FOUND', o.type, name);
     return p.get();
   });
 
-  d.register('qom-list-properties', (a: Args) => {
-    const typename = a['typename'] as string;
+  d.register('qom-list-properties', ({ typename }) => {
     const type = qomTypes().find((t) => t.name === typename);
     if (!type) throw new VifdError('QOM_CLASS_NOT_FOUND', typename);
     const entry = schemas().get('device', typename);
@@ -146,15 +144,15 @@ export function registerQomCommands(d: Dispatcher, devices: DeviceManager): QomC
     ];
   });
 
-  d.register('qom-list-types', (a: Args) => {
+  d.register('qom-list-types', (a) => {
     const types = qomTypes();
     const parentOf = new Map(types.map((t) => [t.name, t.parent]));
     const implementsType = (name: string, ancestor: string): boolean => {
       for (let t: string | undefined = name; t !== undefined; t = parentOf.get(t)) if (t === ancestor) return true;
       return false;
     };
-    const wanted = a['implements'] as string | undefined;
-    const withAbstract = a['abstract'] === true;
+    const wanted = a.implements;
+    const withAbstract = a.abstract === true;
     return types
       .filter((t) => (withAbstract || !t.abstract) && (wanted === undefined || implementsType(t.name, wanted)))
       .map((t) => ({ name: t.name, ...(t.abstract ? { abstract: true } : {}), ...(t.parent ? { parent: t.parent } : {}) }));

@@ -7,8 +7,9 @@ import type { Device } from '../../devices/device.js';
 import type { DeviceManager } from '../../devices/device-manager.js';
 import { XenNetDeviceModel } from '../../devices/xen-net-device.js';
 import type { EventData } from '../../schema/types.js';
-import type { Args, Dispatcher } from '../dispatcher.js';
+import type { Dispatcher } from '../dispatcher.js';
 import type { EventBus } from '../events.js';
+import { errorMessage } from './errors.js';
 
 /** How an event names a device: its ID if it has one, and its QOM path. */
 function deviceRef(dev: Device): Pick<EventData<'__com.vifd_VIF_DISABLED'>, 'device' | 'path'> {
@@ -27,8 +28,8 @@ export function registerVifDatapathCommands(d: Dispatcher, events: EventBus, dev
     events.emit('__com.vifd_VIF_DISABLED', { ...deviceRef(dev), vif, reason });
   });
 
-  d.register('__com.vifd_vif-ring-info', (args: Args) => {
-    const dev = findVif(devices, args['id'] as string);
+  d.register('__com.vifd_vif-ring-info', ({ id }) => {
+    const dev = findVif(devices, id);
     const b = dev.backend;
     const queues = b.ringInfo();
     const first = queues?.[0];
@@ -47,26 +48,23 @@ export function registerVifDatapathCommands(d: Dispatcher, events: EventBus, dev
     };
   });
 
-  d.register('__com.vifd_vif-kick', (args: Args) => {
-    const dev = findVif(devices, args['id'] as string);
+  d.register('__com.vifd_vif-kick', ({ id }) => {
+    const dev = findVif(devices, id);
     return { kicked: dev.backend.kick() };
   });
 
-  d.register('__com.vifd_vif-capture-start', (args: Args) => {
-    const id = args['id'] as string;
-    const file = args['file'] as string;
+  d.register('__com.vifd_vif-capture-start', ({ id, file, snaplen }) => {
     const b = findVif(devices, id).backend;
     if (b.capture) throw new VifdError('VIF_CAPTURE_ACTIVE', id, b.capture.path);
     try {
-      b.startCapture(file, args['snaplen'] as number | undefined);
+      b.startCapture(file, snaplen);
     } catch (err) {
-      throw new VifdError('VIF_CAPTURE_OPEN_FAILED', file, (err as Error).message);
+      throw new VifdError('VIF_CAPTURE_OPEN_FAILED', file, errorMessage(err));
     }
     return {};
   });
 
-  d.register('__com.vifd_vif-capture-stop', (args: Args) => {
-    const id = args['id'] as string;
+  d.register('__com.vifd_vif-capture-stop', ({ id }) => {
     const frames = findVif(devices, id).backend.stopCapture();
     if (frames === null) throw new VifdError('VIF_CAPTURE_NOT_ACTIVE', id);
     return { frames };

@@ -5,7 +5,7 @@
 
 import { VifdError } from '../../common/errors.js';
 import { EVTCHN_PORTS_PER_DOMAIN, type EventChannels } from '../../xen/emulated/event-channel.js';
-import type { Args, Dispatcher } from '../dispatcher.js';
+import type { Dispatcher } from '../dispatcher.js';
 
 export interface XenEventHost {
   readonly evtchn: EventChannels;
@@ -38,8 +38,7 @@ export function registerXenCommands(d: Dispatcher, host: XenEventHost): void {
     });
   });
 
-  d.register('xen-event-inject', (a: Args) => {
-    const port = a['port'] as number;
+  d.register('xen-event-inject', ({ port }) => {
     if (port >= EVTCHN_PORTS_PER_DOMAIN) throw new VifdError('XEN_EVTCHN_INVALID_PORT', port);
     const domid = host.guestDomids()[0];
     const open = domid !== undefined && host.evtchn.list().some((p) => p.domid === domid && p.port === port);

@@ -5,8 +5,9 @@
 
 import { VifdError } from '../../common/errors.js';
 import type { XsHandle } from '../../xen/xenstore/index.js';
-import type { Args, Dispatcher } from '../dispatcher.js';
+import type { Dispatcher } from '../dispatcher.js';
 import type { EventBus } from '../events.js';
+import { xsCall } from './xenstore.js';
 
 export interface SessionLifecycle {
   onSessionClosed(fn: (sessionId: number) => void): unknown;
@@ -64,21 +65,13 @@ function internalToken(session: number, path: string, token: string): string {
   return JSON.stringify([session, path, token]);
 }
 
-function xsCall(op: string, path: string, fn: () => void): void {
-  try {
-    fn();
-  } catch (err) {
-    throw new VifdError('XENSTORE_ERROR', op, path, (err as { code?: string }).code ?? (err as Error).message);
-  }
-}
-
 export function registerXenstoreWatchCommands(d: Dispatcher, watches: XenstoreWatches, sessions: SessionLifecycle): void {
-  d.register('__com.vifd_xenstore-watch', (a: Args, ctx) => {
-    watches.add(ctx.sessionId, a['path'] as string, a['token'] as string);
+  d.register('__com.vifd_xenstore-watch', ({ path, token }, ctx) => {
+    watches.add(ctx.sessionId, path, token);
     return {};
   });
-  d.register('__com.vifd_xenstore-unwatch', (a: Args, ctx) => {
-    watches.remove(ctx.sessionId, a['path'] as string, a['token'] as string);
+  d.register('__com.vifd_xenstore-unwatch', ({ path, token }, ctx) => {
+    watches.remove(ctx.sessionId, path, token);
     return {};
   });
   sessions.onSessionClosed((id) => watches.dropSession(id));
