@@ -2,6 +2,8 @@
 // name. The types themselves are generated from the JSON files before every build
 // (scripts/gen-schema-types.mjs → generated/schema-types.ts, not kept in git); nothing here
 // restates a schema, so a schema change that code ignores is a compile error where the code is.
+// A bare `tsc` does not run the generator: after changing schema/ (or in a checkout that has
+// not built yet), `npm run build` or `node scripts/gen-schema-types.mjs` first.
 
 import type { QmpCommands, QmpEvents } from './generated/schema-types.js';
 
