@@ -24,5 +24,7 @@ export interface XsHandle {
   /** Commit (EAGAIN on conflict; the transaction is gone either way) or abort. */
   transactionEnd(tx: number, commit: boolean): void;
   getDomainPath(domid: number): string;
+  /** XS_IS_DOMAIN_INTRODUCED: whether xenstored knows the domain (a dead one it has released is not). */
+  isDomainIntroduced(domid: number): boolean;
   close(): void;
 }

@@ -189,6 +189,10 @@ export class XsBlockingClient implements XsHandle {
     return this.call('getDomainPath', `get domain path ${domid}`, domid) as string;
   }
 
+  isDomainIntroduced(domid: number): boolean {
+    return this.call('isDomainIntroduced', `is domain ${domid} introduced`, domid) as boolean;
+  }
+
   close(): void {
     if (this.isClosed) return;
     try {

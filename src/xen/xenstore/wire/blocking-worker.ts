@@ -70,7 +70,8 @@ function reconnected(client: XsClient): Promise<boolean> {
 
 function txOf(method: string, args: unknown[]): number {
   if (method === 'transactionEnd') return args[0] as number;
-  if (method === 'watch' || method === 'unwatch' || method === 'transactionStart' || method === 'getDomainPath') return 0;
+  if (method === 'watch' || method === 'unwatch' || method === 'transactionStart' || method === 'getDomainPath' ||
+    method === 'isDomainIntroduced') return 0;
   const tx = args[method === 'write' || method === 'setPerms' ? 2 : 1];
   return typeof tx === 'number' ? tx : 0;
 }

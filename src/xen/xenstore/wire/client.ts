@@ -131,6 +131,12 @@ export class XsClient extends EventEmitter<XsClientEvents> {
     return reply.toString('utf8').replace(/\0+$/, '');
   }
 
+  /** "T" or "F", as xenstored answers (docs/misc/xenstore.txt). */
+  async isDomainIntroduced(domid: number): Promise<boolean> {
+    const reply = await this.request(T.IS_DOMAIN_INTRODUCED, nulTerminated(String(domid)));
+    return reply.toString('utf8').replace(/\0+$/, '') === 'T';
+  }
+
   async getPerms(path: string, tx = 0): Promise<string[]> {
     return strings(await this.request(T.GET_PERMS, nulTerminated(path), tx));
   }
