@@ -25,6 +25,13 @@ static const char *errno_name(int err)
     case EMSGSIZE: return "EMSGSIZE";
     case EADDRINUSE: return "EADDRINUSE";
     case ECONNREFUSED: return "ECONNREFUSED";
+    case ESRCH: return "ESRCH";
+    case ENXIO: return "ENXIO";
+    case EFAULT: return "EFAULT";
+    case ENOSPC: return "ENOSPC";
+    case ENOTCONN: return "ENOTCONN";
+    case E2BIG: return "E2BIG";
+    case ENOTTY: return "ENOTTY";
     default: return "EUNKNOWN";
     }
 }
@@ -90,6 +97,16 @@ static napi_value init(napi_env env, napi_value exports)
         { "unixDgramSend", NULL, vifd_unix_dgram_send, NULL, NULL, NULL, napi_default, NULL },
         { "grantTableOpen", NULL, vifd_grant_table_open, NULL, NULL, NULL, napi_default, NULL },
         { "grantCopy", NULL, vifd_grant_copy, NULL, NULL, NULL, napi_default, NULL },
+        { "xenDevOpen", NULL, vifd_xen_dev_open, NULL, NULL, NULL, napi_default, NULL },
+        { "gntdevMapRef", NULL, vifd_gntdev_map_ref, NULL, NULL, NULL, napi_default, NULL },
+        { "gntdevUnmap", NULL, vifd_gntdev_unmap, NULL, NULL, NULL, napi_default, NULL },
+        { "gntdevAttach", NULL, vifd_gntdev_attach, NULL, NULL, NULL, napi_default, NULL },
+        { "gntdevCopy", NULL, vifd_gntdev_copy, NULL, NULL, NULL, napi_default, NULL },
+        { "evtchnBindInterdomain", NULL, vifd_evtchn_bind_interdomain, NULL, NULL, NULL, napi_default, NULL },
+        { "evtchnUnbind", NULL, vifd_evtchn_unbind, NULL, NULL, NULL, napi_default, NULL },
+        { "evtchnNotify", NULL, vifd_evtchn_notify, NULL, NULL, NULL, napi_default, NULL },
+        { "evtchnPending", NULL, vifd_evtchn_pending, NULL, NULL, NULL, napi_default, NULL },
+        { "evtchnUnmask", NULL, vifd_evtchn_unmask, NULL, NULL, NULL, napi_default, NULL },
     };
     NAPI_CALL(env, napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props));
     napi_value abi = grant_abi(env);

@@ -21,6 +21,16 @@ napi_value vifd_unix_dgram_open(napi_env env, napi_callback_info info);
 napi_value vifd_unix_dgram_send(napi_env env, napi_callback_info info);
 napi_value vifd_grant_table_open(napi_env env, napi_callback_info info);
 napi_value vifd_grant_copy(napi_env env, napi_callback_info info);
+napi_value vifd_xen_dev_open(napi_env env, napi_callback_info info);
+napi_value vifd_gntdev_map_ref(napi_env env, napi_callback_info info);
+napi_value vifd_gntdev_unmap(napi_env env, napi_callback_info info);
+napi_value vifd_gntdev_attach(napi_env env, napi_callback_info info);
+napi_value vifd_gntdev_copy(napi_env env, napi_callback_info info);
+napi_value vifd_evtchn_bind_interdomain(napi_env env, napi_callback_info info);
+napi_value vifd_evtchn_unbind(napi_env env, napi_callback_info info);
+napi_value vifd_evtchn_notify(napi_env env, napi_callback_info info);
+napi_value vifd_evtchn_pending(napi_env env, napi_callback_info info);
+napi_value vifd_evtchn_unmask(napi_env env, napi_callback_info info);
 
 #define NAPI_CALL(env, call)                                   \
     do {                                                       \

@@ -4,6 +4,7 @@
 
 import type { DatapathPlatform, Handoff } from './backend-ops.js';
 import { EmulatedThreadDatapath, type EmulatedThreadHandoff } from './emulated/thread-link.js';
+import { HostThreadDatapath, type HostThreadHandoff } from './host/thread-link.js';
 
 export interface AttachedDatapath extends DatapathPlatform {
   /** Stops delivering upcalls and lets go of what the thread held. */
@@ -15,6 +16,8 @@ export function attachDatapath(handoff: Handoff, reportError: (err: unknown, por
   switch (handoff.platform) {
     case 'emulated':
       return new EmulatedThreadDatapath(handoff as EmulatedThreadHandoff, reportError);
+    case 'host':
+      return new HostThreadDatapath(handoff as HostThreadHandoff, reportError);
     default:
       throw new Error(`no datapath for the ${handoff.platform} platform`);
   }

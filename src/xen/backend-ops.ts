@@ -129,4 +129,6 @@ export interface BackendPlatform {
   connectXenstore(): XsHandle;
   /** What a datapath thread needs: ports bound here, served there. */
   openThreadLink(): ThreadLink;
+  /** Closes what the platform opened (its devices, its xenstore connections). */
+  close(): void;
 }

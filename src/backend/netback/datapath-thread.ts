@@ -118,8 +118,8 @@ export class DatapathThread {
   close(): void {
     if (this.exited) return;
     this.exited = 'was stopped';
-    this.link.close();
-    void this.worker.terminate();
+    // The link is let go of once the thread is gone: it may be reading the link's fd until then.
+    void this.worker.terminate().finally(() => this.link.close());
   }
 
   private event(e: DatapathEvent): void {
@@ -128,7 +128,10 @@ export class DatapathThread {
   }
 
   private died(why: string): void {
-    if (this.exited) return;
+    if (this.exited) {
+      this.link.close();
+      return;
+    }
     this.exited = why;
     this.link.close();
     this.log.error(`${why}: the datapaths of ${this.vifs.size} vif(s) are stopped`);
