@@ -1,6 +1,7 @@
-// Start-up wiring: the emulated platform and its guests, the Xen bus, the device model, QMP and
-// its transports, in that order (each layer only sees the ones below it). Shutdown unplugs every
-// device (directories removed, taps gone) before the process exits.
+// Start-up wiring: the platform (the emulated one and its guests, or the real Xen vifd runs on),
+// the Xen bus, the device model, QMP and its transports, in that order (each layer only sees the
+// ones below it). Shutdown unplugs every device (directories removed, taps gone) before the
+// process exits.
 
 import { resolve } from 'node:path';
 import { Logger } from '../common/log.js';
@@ -21,16 +22,20 @@ import { registerDeviceListProperties } from '../qmp/commands/device-list-proper
 import { registerVifCommands } from '../qmp/commands/vifs.js';
 import { registerVifDatapathCommands } from '../qmp/commands/vif-datapath.js';
 import { registerXenstoreWatchCommands, XenstoreWatches } from '../qmp/commands/xenstore-watch.js';
-import { Dashboard } from '../dashboard/server.js';
+import type { Dashboard } from '../dashboard/server.js';
 import { Dispatcher } from '../qmp/dispatcher.js';
 import { EventBus } from '../qmp/events.js';
 import { QmpServer, type VersionInfo } from '../qmp/server.js';
 import { UnixQmpListener } from '../qmp/transports/unix.js';
 import { schemas } from '../schema/registry.js';
 import { DatapathThread } from '../backend/netback/datapath-thread.js';
+import type { BackendPlatform } from '../xen/backend-ops.js';
 import { DOM0, EmulatedPlatform } from '../xen/emulated/platform.js';
+import { HostPlatform } from '../xen/host/platform.js';
 import { ExternalXenstore } from '../xen/xenstore-access.js';
+import type { XsHandle } from '../xen/xenstore/index.js';
 import { XenstoreSocketServer } from '../xen/xenstore/wire/server.js';
+import { realDomainSummaries } from './domain-view.js';
 import type { CliConfig, NetdevSpec } from './options.js';
 import { VERSION } from './version.js';
 
@@ -50,7 +55,12 @@ export interface AppOptions {
 }
 
 export class VifdApp {
-  readonly platform: EmulatedPlatform;
+  /** What the backends run on, whichever platform it is. */
+  readonly xen: BackendPlatform;
+  /** The emulated platform (the default); null on a real Xen. */
+  readonly emulated: EmulatedPlatform | null;
+  /** The toolstack's own xenstore connection (QMP's __com.vifd_xenstore-* commands). */
+  readonly xs: XsHandle;
   readonly guests = new Map<number, Guest>();
   readonly bus: XenBus;
   readonly netdevs = new NetdevRegistry();
@@ -69,40 +79,76 @@ export class VifdApp {
 
   constructor(private readonly config: CliConfig, private readonly opts: AppOptions = {}) {
     const external = config.xenstore?.connect;
-    this.platform = new EmulatedPlatform(external !== undefined ? new ExternalXenstore(resolve(external)) : undefined);
-    for (const g of config.guests) {
-      const dom = this.platform.createDomain(g.domid, g.name);
-      const netfront = { ...opts.netfront, ...(g.queues !== undefined ? { queues: g.queues } : {}) };
-      const guest = new Guest(dom, this.platform.connectGuest(g.domid), this.platform.channels,
-        Object.keys(netfront).length > 0 ? { netfront } : {});
-      guest.start().catch((err: Error) => this.log.error(`guest ${g.domid} failed to start: ${err.message}`));
-      this.guests.set(g.domid, guest);
+    if (config.accel === 'xen') {
+      this.emulated = null;
+      this.xen = new HostPlatform({ xenstored: resolve(external!) });
+    } else {
+      this.emulated = new EmulatedPlatform(external !== undefined ? new ExternalXenstore(resolve(external)) : undefined);
+      this.xen = this.emulated;
+      this.startGuests(this.emulated);
     }
-    this.bus = new XenBus(this.platform.connectXenstore(), this.platform);
+    this.xs = this.xen.connectXenstore();
+    this.bus = new XenBus(this.xen.connectXenstore(), this.xen);
     this.bus.maxQueues = opts.maxQueues;
-    const ctx: XenNetContext = { bus: this.bus, netdevs: this.netdevs, guests: () => this.platform.guestDomids() };
+    const ctx: XenNetContext = { bus: this.bus, netdevs: this.netdevs, frontends: this.frontends() };
     if (opts.createTap) ctx.createTap = opts.createTap;
     this.devices = new DeviceManager(ctx);
     this.qmp = new QmpServer(this.dispatcher, this.events, qmpVersion());
     registerCoreCommands(this.dispatcher, { version: qmpVersion(), requestShutdown: (r) => this.shutdown(r) });
     registerDeviceCommands(this.dispatcher, this.events, this.devices);
-    registerXenstoreCommands(this.dispatcher, this.platform.xs);
+    registerXenstoreCommands(this.dispatcher, this.xs);
     registerNetdevCommands(this.dispatcher, this.events, this.netdevs, this.devices);
     registerHmpCommand(this.dispatcher, { devices: this.devices, netdevs: this.netdevs, version: qmpVersion() });
     this.qom = registerQomCommands(this.dispatcher, this.devices);
-    registerXenCommands(this.dispatcher, { evtchn: this.platform.channels, backendDomid: DOM0,
-      guestDomids: () => this.platform.guestDomids() });
+    const emulated = this.emulated;
+    registerXenCommands(this.dispatcher, emulated && { evtchn: emulated.channels, backendDomid: DOM0,
+      guestDomids: () => emulated.guestDomids() });
     registerDeviceListProperties(this.dispatcher);
-    registerVifCommands(this.dispatcher, this.devices, () => this.guests.values());
+    registerVifCommands(this.dispatcher, this.devices,
+      () => (emulated ? this.guests.values() : realDomainSummaries(this.xen.domains, this.xs)));
     registerVifDatapathCommands(this.dispatcher, this.events, this.devices);
-    const watches = new XenstoreWatches(this.platform.connectXenstore(), this.events);
+    const watches = new XenstoreWatches(this.xen.connectXenstore(), this.events);
     registerXenstoreWatchCommands(this.dispatcher, watches, this.qmp);
+  }
+
+  /** The emulated platform; an error on a real Xen (tests and tools of the emulated one use it). */
+  get platform(): EmulatedPlatform {
+    if (!this.emulated) throw new Error('vifd runs on a real Xen (-accel xen): there is no emulated platform');
+    return this.emulated;
+  }
+
+  private startGuests(platform: EmulatedPlatform): void {
+    for (const g of this.config.guests) {
+      const dom = platform.createDomain(g.domid, g.name);
+      const netfront = { ...this.opts.netfront, ...(g.queues !== undefined ? { queues: g.queues } : {}) };
+      const guest = new Guest(dom, platform.connectGuest(g.domid), platform.channels,
+        Object.keys(netfront).length > 0 ? { netfront } : {});
+      guest.start().catch((err: Error) => this.log.error(`guest ${g.domid} failed to start: ${err.message}`));
+      this.guests.set(g.domid, guest);
+    }
+  }
+
+  /**
+   * Whom a device may serve: the simulated guests (the first by default), or on a real Xen the
+   * domains xenstored knows (-xen-domid by default, else the lowest), vif indexes from 1 there.
+   */
+  private frontends(): XenNetContext['frontends'] {
+    const emulated = this.emulated;
+    if (emulated) {
+      return { defaultId: () => emulated.guestDomids()[0], exists: (d) => emulated.guestDomids().includes(d), firstAutoIndex: 0 };
+    }
+    const domains = this.xen.domains;
+    return {
+      defaultId: () => this.config.xenDomid ?? domains.list()[0]?.domid,
+      exists: (d) => d !== this.xen.backendDomid && domains.exists(d),
+      firstAutoIndex: 1,
+    };
   }
 
   /** Creates -netdev and -device objects, then opens the monitors. Throws on the first bad one. */
   async start(): Promise<void> {
     if (this.opts.datapathThread ?? this.config.datapathThread) {
-      this.bus.datapathThread = await DatapathThread.start(this.platform);
+      this.bus.datapathThread = await DatapathThread.start(this.xen);
     }
     for (const n of this.config.netdevs) await this.addNetdev(n);
     for (const d of this.config.devices) this.devices.add(coerceDeviceOptions(d));
@@ -123,6 +169,8 @@ export class VifdApp {
   /** An explicit -dashboard that cannot listen is fatal; the default one only warns. */
   private async startDashboard(spec: NonNullable<CliConfig['dashboard']>): Promise<void> {
     try {
+      // Loaded only when asked for: fastify is most of what a start-up reads from disk.
+      const { Dashboard } = await import('../dashboard/server.js');
       this.dashboard = await Dashboard.listen(this.qmp, spec);
     } catch (err) {
       const message = `-dashboard ${spec.host}:${spec.port}: ${(err as Error).message}`;
@@ -153,7 +201,8 @@ export class VifdApp {
       new Promise((r) => setTimeout(r, 1000).unref()),
     ]);
     this.netdevs.closeAll();
-    this.platform.close();
+    this.xs.close();
+    this.xen.close();
     this.qmp.dispose();
     this.opts.onExit?.(reason);
   }

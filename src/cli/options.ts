@@ -27,7 +27,16 @@ export interface DashboardSpec {
   token: string | null;
 }
 
+/**
+ * Which Xen vifd's backends run on: its own emulated one (the default, as QEMU's xen-emulate
+ * mode), or the hypervisor it runs on (`-accel xen`, vifd in a dom0).
+ */
+export type Accel = 'emulated' | 'xen';
+
 export interface CliConfig {
+  accel: Accel;
+  /** -xen-domid: the frontend domain a device without frontend-id= serves (QEMU's xen_domid). */
+  xenDomid: number | null;
   qmp: QmpEndpoint[];
   /** The web dashboard; null when off (`-dashboard none`, or a monitor given without it). */
   dashboard: DashboardSpec | null;
@@ -48,15 +57,21 @@ export interface CliConfig {
 }
 
 export const DEFAULT_QMP_PATH = 'run/qmp.sock';
+/** Where a dom0's xenstored listens (C xenstored and oxenstored alike). */
+export const DEFAULT_XENSTORED_SOCKET = '/run/xenstored/socket';
 export const DEFAULT_DASHBOARD: DashboardSpec = { host: '127.0.0.1', port: 8080, token: null };
 
 /** Options that take a value, and what each becomes. */
-const WITH_VALUE = new Set(['qmp', 'qmp-pretty', 'chardev', 'mon', 'guest', 'netdev', 'device', 'dashboard', 'xenstore', 'datapath']);
+const WITH_VALUE = new Set(['qmp', 'qmp-pretty', 'chardev', 'mon', 'guest', 'netdev', 'device', 'dashboard', 'xenstore', 'datapath',
+  'accel', 'machine', 'M', 'xen-domid']);
+/** QEMU's options for a real Xen that take no value. */
+const FLAGS = new Set(['xen-attach']);
 
 interface Chardev { id: string; path: string }
 
 export function parseCommandLine(argv: readonly string[]): CliConfig {
-  const cfg: CliConfig = { qmp: [], dashboard: null, xenstore: null, guests: [], datapathThread: false, netdevs: [], devices: [], help: false, version: false, defaultQmp: false };
+  const cfg: CliConfig = { accel: 'emulated', xenDomid: null, qmp: [], dashboard: null, xenstore: null, guests: [],
+    datapathThread: false, netdevs: [], devices: [], help: false, version: false, defaultQmp: false };
   const chardevs = new Map<string, Chardev>();
   const mons: Array<{ chardev: string; pretty: boolean }> = [];
   let dashboardGiven = false;
@@ -68,6 +83,8 @@ export function parseCommandLine(argv: readonly string[]): CliConfig {
     const name = arg.replace(/^--?/, '');
     if (name === 'help' || name === 'h') { cfg.help = true; continue; }
     if (name === 'version') { cfg.version = true; continue; }
+    // -xen-attach (libxl's way of starting a device model for a running PV guest): the real Xen.
+    if (FLAGS.has(name)) { cfg.accel = 'xen'; continue; }
     if (!WITH_VALUE.has(name)) throw new OptionError(name, 'invalid option');
     const value = argv[++i];
     if (value === undefined) throw new OptionError(name, 'requires an argument');
@@ -106,6 +123,16 @@ export function parseCommandLine(argv: readonly string[]): CliConfig {
         cfg.xenstore = parseXenstoreOption(value);
         xenstoreGiven = true;
         break;
+      case 'accel':
+        cfg.accel = parseAccel(value);
+        break;
+      case 'machine':
+      case 'M':
+        cfg.accel = parseMachine(name, value);
+        break;
+      case 'xen-domid':
+        cfg.xenDomid = parseDomid(name, value);
+        break;
     }
   }
   for (const m of mons) {
@@ -121,10 +148,47 @@ export function parseCommandLine(argv: readonly string[]): CliConfig {
       cfg.dashboard = { ...DEFAULT_DASHBOARD };
       cfg.defaultDashboard = true;
     }
-    if (!xenstoreGiven) cfg.xenstore = { socket: DEFAULT_XENSTORE_SOCKET };
+    if (!xenstoreGiven && cfg.accel === 'emulated') cfg.xenstore = { socket: DEFAULT_XENSTORE_SOCKET };
   }
+  if (cfg.accel === 'xen') return checkRealXen(cfg, xenstoreGiven);
+  if (cfg.xenDomid !== null) throw new OptionError('xen-domid', 'needs -accel xen (the emulated platform\'s guests are -guest)');
   if (cfg.guests.length === 0) cfg.guests.push({ domid: 1, name: 'guest1' });
   return cfg;
+}
+
+/** On a real Xen the guests are the hypervisor's domains, and the xenstore is dom0's xenstored. */
+function checkRealXen(cfg: CliConfig, xenstoreGiven: boolean): CliConfig {
+  if (cfg.guests.length > 0) {
+    throw new OptionError('guest', 'simulated guests need the emulated platform: with -accel xen the guests are the domains Xen runs');
+  }
+  if (cfg.xenstore?.socket !== undefined) {
+    throw new OptionError('xenstore', 'socket= serves the emulated store: with -accel xen vifd uses dom0\'s xenstored (connect=PATH)');
+  }
+  if (!xenstoreGiven || cfg.xenstore === null) cfg.xenstore = { connect: DEFAULT_XENSTORED_SOCKET };
+  return cfg;
+}
+
+function parseAccel(value: string): Accel {
+  const p = parseOpts('accel', value, true);
+  if (p.implied === 'xen') return 'xen';
+  throw new OptionError('accel', `accelerator '${p.implied ?? ''}' is not supported: 'xen' runs the backends on the ` +
+    'hypervisor vifd runs on, and without -accel vifd emulates Xen itself');
+}
+
+/** QEMU's `-machine xenpv` (what libxl passes for a PV guest's device model) means the real Xen. */
+function parseMachine(option: string, value: string): Accel {
+  const p = parseOpts(option, value, true);
+  const type = p.implied ?? p.params.get('type');
+  if (type === 'xenpv') return 'xen';
+  throw new OptionError(option, `machine type '${type ?? ''}' is not supported (only xenpv, with -accel xen)`);
+}
+
+function parseDomid(option: string, value: string): number {
+  const domid = Number(value);
+  if (!/^\d+$/.test(value) || domid < 1 || domid >= 0x7ff0) {
+    throw new OptionError(option, `domid must be an integer from 1 to ${0x7ff0 - 1}, not '${value}'`);
+  }
+  return domid;
 }
 
 const SOCKET_FLAGS = ['server', 'wait', 'telnet', 'websocket', 'reconnect'];
@@ -251,7 +315,13 @@ Web dashboard (default with the default monitor: -dashboard 127.0.0.1:8080)
                                           address requires a token; 'none' turns it off
 
 ${XENSTORE_USAGE}
-Emulated Xen platform
+A real Xen (vifd in dom0)
+  -accel xen                              serve the domains of the hypervisor vifd runs on: dom0's
+                                          xenstored, /dev/xen/gntdev and /dev/xen/evtchn
+                                          (-machine xenpv and -xen-attach, as libxl passes QEMU, too)
+  -xen-domid N                            the domain a device without frontend-id= serves
+
+Emulated Xen platform (the default)
   -guest domid=N[,name=NAME][,queues=N]   a simulated guest domain (repeatable; default domid=1);
                                           queues= per netfront (default 1, capped by the backend)
   -datapath thread=on|off                 run the vifs' rings and tap I/O on a thread of their own

@@ -58,6 +58,7 @@ export const ERROR_CATALOGUE = {
   // Xen event channels (xen-event-list, xen-event-inject)
   XEN_EVTCHN_INVALID_PORT: { qmpClass: 'GenericError', template: 'Invalid port %s' },
   XEN_EVTCHN_SET_FAILED: { qmpClass: 'GenericError', template: 'Failed to set port %s' },
+  XEN_EVTCHN_NOT_EMULATED: { qmpClass: 'GenericError', template: 'Xen event channel emulation not enabled' },
   // netdevs
   NETDEV_DUPLICATE_ID: { qmpClass: 'GenericError', template: "Duplicate ID '%s'" },
   NETDEV_TYPE_INVALID: { qmpClass: 'GenericError', template: "Parameter 'type' does not accept value '%s'" },

@@ -20,7 +20,7 @@ export { QNIC_TYPE };
 export function createToolstackXenNetDevice(ctx: XenNetContext, path: string, entry: DiscoveredBackend): XenNetDeviceModel {
   const { frontendId, devid, options } = entry;
   if (ctx.bus.exists({ type: QNIC_TYPE, frontendId, devid })) throw new VifdError('XEN_VIF_INDEX_IN_USE', devid, frontendId);
-  if (!ctx.guests().includes(frontendId)) throw new VifdError('XEN_NO_GUEST', frontendId);
+  if (!ctx.frontends.exists(frontendId)) throw new VifdError('XEN_NO_GUEST', frontendId);
   const macText = options['mac'];
   if (macText === undefined) throw new VifdError('XEN_BACKEND_NO_MAC');
   const mac = parseMac(macText);

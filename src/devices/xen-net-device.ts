@@ -15,16 +15,27 @@ import { xenbusStateName } from '../protocol/xenbus.js';
 import type { Device } from './device.js';
 
 export const XEN_NET_DEVICE = 'xen-net-device';
-/** DOMID_INVALID: the property's "unset" value, meaning the first guest. */
+/** DOMID_INVALID: the property's "unset" value, meaning the default frontend domain. */
 export const FRONTEND_ID_UNSET = 32756;
 /** QEMU gives up probing for a free vif index here ("cannot find device index"). */
 const MAX_AUTO_INDEX = 100;
 
+/** The domains a device may serve as frontends. */
+export interface FrontendDomains {
+  /** The domain a device without frontend-id= serves (the first guest, or -xen-domid); undefined: none. */
+  defaultId(): number | undefined;
+  exists(domid: number): boolean;
+  /**
+   * Where probing for a free vif index starts: 0 on an emulated Xen, 1 on a real one, where
+   * the toolstack's own vif takes 0 (QEMU's xen_netdev_get_name).
+   */
+  readonly firstAutoIndex: number;
+}
+
 export interface XenNetContext {
   bus: XenBus;
   netdevs: NetdevRegistry;
-  /** Domids of the simulated guests, lowest first. */
-  guests(): number[];
+  frontends: FrontendDomains;
   /** Creates the tap a device without netdev= gets; null runs the vif without a peer. */
   createTap?(ifname: string): NetClient | null;
 }
@@ -124,13 +135,12 @@ export class XenNetDeviceModel implements Device {
  */
 export function createXenNetDevice(ctx: XenNetContext, id: string | null, path: string,
   props: Record<string, unknown>): XenNetDeviceModel {
-  const guests = ctx.guests();
   const fe = (props['frontend-id'] as number | undefined) ?? FRONTEND_ID_UNSET;
-  const frontendId = fe === FRONTEND_ID_UNSET ? guests[0] : fe;
-  if (frontendId === undefined || !guests.includes(frontendId)) throw new VifdError('XEN_NO_GUEST', fe);
+  const frontendId = fe === FRONTEND_ID_UNSET ? ctx.frontends.defaultId() : fe;
+  if (frontendId === undefined || !ctx.frontends.exists(frontendId)) throw new VifdError('XEN_NO_GUEST', fe);
 
   const idx = (props['idx'] as number | undefined) ?? -1;
-  const devid = idx === -1 ? allocateIndex(ctx.bus, frontendId) : idx;
+  const devid = idx === -1 ? allocateIndex(ctx.bus, frontendId, ctx.frontends.firstAutoIndex) : idx;
   if (idx !== -1 && indexInUse(ctx.bus, frontendId, idx)) throw new VifdError('XEN_VIF_INDEX_IN_USE', idx, frontendId);
 
   const mac = props['mac'] !== undefined ? parseMac(props['mac'] as string)! : randomXenMac();
@@ -167,9 +177,9 @@ function indexInUse(bus: XenBus, frontendId: number, devid: number): boolean {
   }
 }
 
-/** As QEMU in emulate mode: the first /local/domain/<fe>/device/vif/<N> that does not exist, from 0. */
-function allocateIndex(bus: XenBus, frontendId: number): number {
-  for (let n = 0; n < MAX_AUTO_INDEX; n++) {
+/** As QEMU: the first /local/domain/<fe>/device/vif/<N> that does not exist, from `first`. */
+function allocateIndex(bus: XenBus, frontendId: number, first: number): number {
+  for (let n = first; n < MAX_AUTO_INDEX; n++) {
     if (!indexInUse(bus, frontendId, n)) return n;
   }
   throw new VifdError('XEN_VIF_INDEX_EXHAUSTED');
