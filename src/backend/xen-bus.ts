@@ -67,14 +67,30 @@ export class XenBus extends EventEmitter<XenBusEvents> {
    * netback's do once the toolstack tears the domain down, whatever their state.
    */
   private domainGone(domid: number): void {
-    let any = false;
     for (const dev of this.devices.values()) {
       if (dev.address.frontendId !== domid) continue;
       this.log.info(`${deviceName(dev.address)}: domain ${domid} is gone`);
       dev.frontendGone();
-      any = true;
+      this.goneAreas.add(`${backendAreaPath(this.backendDomid, dev.address.type)}/${domid}`);
     }
-    if (any) this.scheduleCleanup();
+    if (this.goneAreas.size > 0) this.scheduleCleanup();
+  }
+
+  /**
+   * Backend areas of gone domains (backend/<type>/<domid>), removed once their devices are:
+   * nothing will ever serve that domain again, as libxl removes them when it destroys one.
+   */
+  private readonly goneAreas = new Set<string>();
+
+  private removeGoneAreas(): void {
+    for (const area of this.goneAreas) {
+      this.goneAreas.delete(area);
+      try {
+        if (this.xs.directory(area).length === 0) this.xs.rm(area);
+      } catch (err) {
+        if ((err as { code?: string }).code !== 'ENOENT') this.log.warn(`could not remove ${area}: ${(err as Error).message}`);
+      }
+    }
   }
 
   exists(a: Pick<DeviceAddress, 'type' | 'frontendId' | 'devid'>): boolean {
@@ -169,6 +185,7 @@ export class XenBus extends EventEmitter<XenBusEvents> {
         dev.destroy();
         this.emit('device-destroyed', dev);
       }
+      this.removeGoneAreas();
     });
   }
 

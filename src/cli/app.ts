@@ -89,7 +89,7 @@ export class VifdApp {
     }
     this.xs = this.xen.connectXenstore();
     this.bus = new XenBus(this.xen.connectXenstore(), this.xen);
-    this.bus.maxQueues = opts.maxQueues;
+    this.bus.maxQueues = opts.maxQueues ?? config.maxQueues ?? undefined;
     const ctx: XenNetContext = { bus: this.bus, netdevs: this.netdevs, frontends: this.frontends() };
     if (opts.createTap) ctx.createTap = opts.createTap;
     this.devices = new DeviceManager(ctx);

@@ -47,6 +47,8 @@ export interface CliConfig {
   guests: GuestSpec[];
   /** -datapath thread=on: vifs run their rings and tap I/O on a datapath thread. */
   datapathThread: boolean;
+  /** -datapath max-queues=N: multi-queue-max-queues the vifs offer (netback's max_queues); null: one per CPU, at most 8. */
+  maxQueues: number | null;
   netdevs: NetdevSpec[];
   /** -device option strings, validated later exactly like device_add. */
   devices: Array<Record<string, string>>;
@@ -71,7 +73,7 @@ interface Chardev { id: string; path: string }
 
 export function parseCommandLine(argv: readonly string[]): CliConfig {
   const cfg: CliConfig = { accel: 'emulated', xenDomid: null, qmp: [], dashboard: null, xenstore: null, guests: [],
-    datapathThread: false, netdevs: [], devices: [], help: false, version: false, defaultQmp: false };
+    datapathThread: false, maxQueues: null, netdevs: [], devices: [], help: false, version: false, defaultQmp: false };
   const chardevs = new Map<string, Chardev>();
   const mons: Array<{ chardev: string; pretty: boolean }> = [];
   let dashboardGiven = false;
@@ -116,7 +118,7 @@ export function parseCommandLine(argv: readonly string[]): CliConfig {
         dashboardGiven = true;
         break;
       case 'datapath':
-        cfg.datapathThread = parseDatapath(value);
+        parseDatapath(value, cfg);
         break;
       case 'xenstore':
         if (xenstoreGiven) throw new OptionError(name, 'given twice');
@@ -286,12 +288,22 @@ function parseDashboard(value: string): DashboardSpec | null {
   return { host, port, token };
 }
 
-function parseDatapath(value: string): boolean {
+/** Netback's XENVIF_MAX_QUEUES bounds its max_queues parameter; so does this. */
+const MAX_BACKEND_QUEUES = 8;
+
+function parseDatapath(value: string, cfg: CliConfig): void {
   const p = parseOpts('datapath', value, false);
-  takeKnown('datapath', p, ['thread']);
+  takeKnown('datapath', p, ['thread', 'max-queues']);
   const thread = p.params.get('thread');
-  if (thread === undefined) throw new OptionError('datapath', "Parameter 'thread' is missing");
-  return parseBool('datapath', 'thread', thread);
+  const queues = p.params.get('max-queues');
+  if (thread === undefined && queues === undefined) throw new OptionError('datapath', "Parameter 'thread' or 'max-queues' is missing");
+  if (thread !== undefined) cfg.datapathThread = parseBool('datapath', 'thread', thread);
+  if (queues !== undefined) {
+    if (!/^\d+$/.test(queues) || Number(queues) < 1 || Number(queues) > MAX_BACKEND_QUEUES) {
+      throw new OptionError('datapath', `max-queues must be an integer from 1 to ${MAX_BACKEND_QUEUES}, not '${queues}'`);
+    }
+    cfg.maxQueues = Number(queues);
+  }
 }
 
 function parseDevice(value: string): Record<string, string> {
@@ -328,6 +340,8 @@ Emulated Xen platform (the default)
                                           (QEMU's iothread), beside the guests and the control
                                           plane (default off; vifs on hubs and sockets stay on
                                           the main thread)
+  -datapath max-queues=N                  the queues a vif offers its frontend (netback's
+                                          max_queues; default one per CPU, at most 8)
 
 Network
   -netdev tap,id=ID[,ifname=NAME][,script=PATH|no][,downscript=PATH|no][,vnet_hdr=on]
