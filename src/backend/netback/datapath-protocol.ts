@@ -8,6 +8,7 @@ import type { LogLevel } from '../../common/log.js';
 import type { Handoff } from '../../xen/backend-ops.js';
 import type { LentTap } from '../net/net-client.js';
 import type { QueueInfo } from './queue.js';
+import type { TxRate } from './tx-credit.js';
 import type { CaptureInfo, DatapathStart } from './vif-datapath.js';
 
 export interface DatapathWorkerData {
@@ -46,6 +47,7 @@ export type DatapathOps = {
   kick: { args: VifRef; result: void };
   ringInfo: { args: VifRef; result: QueueInfo[] | null };
   setLink: { args: VifRef & { up: boolean }; result: void };
+  setRate: { args: VifRef & { rate: TxRate }; result: void };
   setConnected: { args: VifRef & { connected: boolean }; result: void };
   startCapture: { args: VifRef & { path: string; snaplen?: number }; result: void };
   stopCapture: { args: VifRef; result: number | null };

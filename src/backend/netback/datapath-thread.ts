@@ -14,6 +14,7 @@ import type { BackendPlatform, EvtchnBinder, ThreadLink } from '../../xen/backen
 import type { NetClient } from '../net/net-client.js';
 import type { DatapathEvent, DatapathOps, DatapathWorkerData } from './datapath-protocol.js';
 import type { QueueInfo } from './queue.js';
+import type { TxRate } from './tx-credit.js';
 import type { CaptureInfo, DatapathStart, VifDatapathControl } from './vif-datapath.js';
 
 /** A control call waits this long for the worker, which answers between sweeps. */
@@ -175,6 +176,10 @@ export class ThreadedVifDatapath implements VifDatapathControl {
 
   setLink(up: boolean): void {
     this.settle('setLink', { vif: this.vif, up });
+  }
+
+  setRate(rate: TxRate): void {
+    this.settle('setRate', { vif: this.vif, rate });
   }
 
   setConnected(connected: boolean): void {

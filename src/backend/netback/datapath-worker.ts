@@ -52,6 +52,7 @@ const handlers: SyncHandlers<DatapathOps> = {
   kick: (a) => vifOf(a).datapath.kick(),
   ringInfo: (a) => vifOf(a).datapath.ringInfo(),
   setLink: (a) => vifOf(a).datapath.setLink(a.up),
+  setRate: (a) => vifOf(a).datapath.setRate(a.rate),
   setConnected: (a) => vifOf(a).datapath.setConnected(a.connected),
   startCapture: (a) => vifOf(a).datapath.startCapture(a.path, a.snaplen),
   stopCapture: (a) => vifOf(a).datapath.stopCapture(),

@@ -14,6 +14,12 @@
 // below half of both.
 // A frontend without feature-rx-notify never notifies for rx buffers, so a queue with frames
 // waiting looks at its ring every RX_POLL_MS instead (netback's 30 ms drain_timeout then).
+//
+// Work budget (netback's NAPI poll with its weight of 64): a tx sweep takes at most TX_BUDGET
+// packets; if the frontend has more, the queue polls again on a later turn of the event loop,
+// so a guest that never stops producing cannot hold the thread (QMP on the main thread, the
+// control calls on a datapath thread). The credit scheduler (tx-credit.ts) holds a queue to
+// the vif's `rate`.
 
 import type { Logger } from '../../common/log.js';
 import { RX_SLOT_SIZE, TX_SLOT_SIZE } from '../../protocol/netif.js';
@@ -27,6 +33,7 @@ import type { RxFeatures } from './offload.js';
 import { describeRing, type RingInfo } from './ring-info.js';
 import { NetbackRx } from './rx.js';
 import { type FatalHandler, NetbackTx, type TxDeliver, type TxZeroCopy } from './tx.js';
+import { TxCredit, type TxRate } from './tx-credit.js';
 
 /** Below NetbackRx's own bound (256), with room for a tap read batch (64) on top. */
 export const RX_STOP_AT = 128;
@@ -35,6 +42,8 @@ export const RX_WAKE_AT = RX_STOP_AT / 2;
 export const RX_STOP_BYTES = 128 * 4096;
 export const RX_WAKE_BYTES = RX_STOP_BYTES / 2;
 export const RX_POLL_MS = 30;
+/** Packets one tx sweep takes before the queue lets the event loop run (netback's NAPI weight). */
+export const TX_BUDGET = 64;
 
 export interface QueueHooks {
   deliver: TxDeliver;
@@ -76,9 +85,12 @@ export class NetbackQueue {
   private halted = false;
   private stopped = false;
   private pollTimer: NodeJS.Timeout | null = null;
+  /** A tx sweep stopped at its budget: the next one is queued for a later turn. */
+  private repoll: NodeJS.Immediate | null = null;
+  private readonly credit: TxCredit;
 
   constructor(private readonly dp: DatapathPlatform, frontend: number, resources: QueueResources,
-    private readonly rxNotify: boolean, private readonly hooks: QueueHooks) {
+    private readonly rxNotify: boolean, private readonly hooks: QueueHooks, rate: TxRate) {
     this.keys = resources.keys;
     this.txPort = resources.txPort;
     this.rxPort = resources.rxPort;
@@ -86,6 +98,9 @@ export class NetbackQueue {
     this.rxRing = BackRing.attach(new SharedRing(dp.attach(resources.rxRing), RX_SLOT_SIZE));
     this.tx = new NetbackTx(this.txRing, dp.grants, frontend, hooks.deliver, hooks.stats, hooks.log, hooks.fatal,
       hooks.peerVnetHdr, hooks.zeroCopy);
+    this.credit = new TxCredit(() => this.serviceTx());
+    this.credit.set(rate);
+    this.tx.credit = this.credit;
     this.rx = new NetbackRx(this.rxRing, dp.grants, frontend, hooks.stats, hooks.log, hooks.rxFeatures);
     if (this.txPort === this.rxPort) {
       dp.evtchn.setUpcall(this.txPort, () => this.service());
@@ -112,11 +127,17 @@ export class NetbackQueue {
       this.serviceRx();
       return;
     }
-    const txNotify = this.tx.process();
+    const txNotify = this.tx.process(TX_BUDGET);
     this.hooks.txSwept();
     if (!this.usable) return;
     const rxNotify = this.flushRx();
     if (txNotify || rxNotify) this.notify(this.txPort);
+    this.pollAgainIfMore();
+  }
+
+  /** The vif's `rate` changed (netback's credit watch). */
+  setRate(rate: TxRate): void {
+    this.credit.set(rate);
   }
 
   /**
@@ -146,7 +167,7 @@ export class NetbackQueue {
   halt(): void {
     this.halted = true;
     this.tx.stop();
-    this.clearPoll();
+    this.stopTimers();
   }
 
   /** Stops servicing and forgets its upcalls; the rings and ports are the owner's to release. Idempotent. */
@@ -154,7 +175,7 @@ export class NetbackQueue {
     if (this.closed) return;
     this.closed = true;
     this.tx.stop();
-    this.clearPoll();
+    this.stopTimers();
     for (const port of this.txPort === this.rxPort ? [this.txPort] : [this.txPort, this.rxPort]) {
       this.dp.evtchn.setUpcall(port, null);
     }
@@ -174,9 +195,20 @@ export class NetbackQueue {
   // deliver() may halt or close this queue from inside process(); the ring is not ours then.
   private serviceTx(): void {
     if (!this.usable) return;
-    const notify = this.tx.process();
+    const notify = this.tx.process(TX_BUDGET);
     this.hooks.txSwept();
     if (notify && this.usable) this.notify(this.txPort);
+    this.pollAgainIfMore();
+  }
+
+  /** Budget spent with requests left: another sweep on a later turn (a rate limit's timer resumes by itself). */
+  private pollAgainIfMore(): void {
+    if (!this.tx.more || !this.usable || this.credit.limited || this.repoll !== null) return;
+    this.repoll = setImmediate(() => {
+      this.repoll = null;
+      if (this.txPort === this.rxPort) this.service();
+      else this.serviceTx();
+    });
   }
 
   private serviceRx(): void {
@@ -213,6 +245,14 @@ export class NetbackQueue {
   private clearPoll(): void {
     if (this.pollTimer) clearInterval(this.pollTimer);
     this.pollTimer = null;
+  }
+
+  /** Nothing of this queue runs again: no rx poll, no tx repoll, no credit refill. */
+  private stopTimers(): void {
+    this.clearPoll();
+    if (this.repoll) clearImmediate(this.repoll);
+    this.repoll = null;
+    this.credit.stop();
   }
 
   private notify(port: number): void {

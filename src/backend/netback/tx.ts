@@ -32,6 +32,7 @@ import { GrantCopyBatch } from '../../xen/grant-copy-batch.js';
 import { fillL4Checksum } from '../net/checksum.js';
 import type { VifCounters } from './counters.js';
 import { gsoHeaders, txVnetHdr, type GsoHeaders } from './offload.js';
+import type { TxCredit } from './tx-credit.js';
 import { MAX_SKB_SLOTS, parseTxPacket, type TxSlotRef } from './tx-parse.js';
 
 /**
@@ -116,13 +117,29 @@ export class NetbackTx {
 
   private readonly copyFlags: number;
 
-  /** Consumes every pending request; returns whether the frontend must be notified. */
-  process(): boolean {
+  /**
+   * The queue's credit (netback's rate limit), checked before each packet is taken; null:
+   * unlimited.
+   */
+  credit: TxCredit | null = null;
+
+  /**
+   * Set by process(): it stopped at its budget with requests left (the queue polls again
+   * soon), or at the rate limit (the credit's timer resumes it).
+   */
+  more = false;
+
+  /**
+   * Consumes pending requests, at most `budget` packets (netback's NAPI weight; unbounded by
+   * default, as tests drive it); returns whether the frontend must be notified.
+   */
+  process(budget = Infinity): boolean {
     const ring = this.ring;
     const sring = ring.sring;
     let notify = false;
     /** Packets taken this sweep: counted rather than read off the shared ring. */
     let packets = 0;
+    this.more = false;
     while (!this.dead) {
       // One snapshot of req_prod per sweep; everything below works from it.
       const rp = sring.reqProd;
@@ -130,10 +147,20 @@ export class NetbackTx {
         return this.die(`Impossible number of requests. req_prod ${rp}, req_cons ${ring.reqCons}, size ${ring.size}`, notify);
       }
       while (ring.reqCons !== rp) {
+        if (packets >= budget) {
+          // A frontend that never stops producing must not hold the loop: the rest waits a turn.
+          this.more = true;
+          return this.publish() || notify;
+        }
         // Answered slots go back in batches, as netback's NAPI budget does: a frontend on
         // another CPU refills them while the rest of the sweep is still being worked.
         if (++packets % RESPONSE_BATCH === 0 && this.publish()) notify = true;
         const first = readTxRequestInto(sring.view, sring.slotOffset(ring.reqCons), this.req);
+        // Left on the ring until the credit refills (read again then, as netback does).
+        if (this.credit !== null && !this.credit.take(first.size)) {
+          this.more = true;
+          return this.publish() || notify;
+        }
         if ((first.flags & (NETTXF_extra_info | NETTXF_more_data)) === 0) {
           // The common case, one slot and no extras, without the general parser's bookkeeping.
           ring.reqCons = (ring.reqCons + 1) >>> 0;

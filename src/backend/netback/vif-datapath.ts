@@ -15,12 +15,15 @@ import type { VifCounters } from './counters.js';
 import type { RxFeatures } from './offload.js';
 import type { QueueResources } from './queue-resources.js';
 import { NetbackQueue, type QueueInfo } from './queue.js';
+import type { TxRate } from './tx-credit.js';
 
 export interface DatapathStart {
   queues: QueueResources[];
   /** feature-rx-notify, as the frontend wrote it. */
   rxNotify: boolean;
   features: RxFeatures;
+  /** The backend's `rate` (each queue's credit). */
+  rate: TxRate;
 }
 
 export interface CaptureInfo {
@@ -35,6 +38,8 @@ export interface VifDatapathControl {
   kick(): void;
   ringInfo(): QueueInfo[] | null;
   setLink(up: boolean): void;
+  /** The backend's `rate` changed. */
+  setRate(rate: TxRate): void;
   /** Whether the backend is Connected: frames for the guest are dropped otherwise. */
   setConnected(connected: boolean): void;
   startCapture(path: string, snaplen?: number): void;
@@ -98,7 +103,7 @@ export class VifDatapath implements VifDatapathControl {
         rxFeatures: s.features,
         stats: this.stats,
         log: this.log,
-      }));
+      }, s.rate));
     }
     // A fresh connection is serviced again (netback clears `disabled` on reconnect).
     this.disabled = false;
@@ -129,6 +134,10 @@ export class VifDatapath implements VifDatapathControl {
   /** While down, frames are dropped both ways (QEMU's link_down). */
   setLink(up: boolean): void {
     this.linkUp = up;
+  }
+
+  setRate(rate: TxRate): void {
+    for (const q of this.queues) q.setRate(rate);
   }
 
   setConnected(connected: boolean): void {

@@ -17,6 +17,7 @@ import type { DeviceAddress } from '../xen-paths.js';
 import { newCounters, sharedCounters, type VifCounters } from './counters.js';
 import { readFrontendConfig } from './queue-config.js';
 import { acquireQueue, type HeldQueue } from './queue-resources.js';
+import { parseRate, type TxRate } from './tx-credit.js';
 import type { QueueInfo } from './queue.js';
 import { type CaptureInfo, VifDatapath, type VifDatapathControl } from './vif-datapath.js';
 
@@ -168,10 +169,28 @@ export class XenNetDevice extends XenDevice {
     // A fresh connection is serviced again (netback clears `disabled` on reconnect).
     if (this.disabledReason !== null && this.linkUp) this.peer?.setCarrier?.(true);
     this.disabledReason = null;
-    this.datapath!.start({ queues: this.held.map((h) => h.resources), rxNotify: cfg.rxNotify, features });
+    this.datapath!.start({ queues: this.held.map((h) => h.resources), rxNotify: cfg.rxNotify, features, rate: this.readRate() });
+    // netback's credit watch: the toolstack may change the rate while the vif runs.
+    this.rateWatch ??= this.bus.watch(`${this.backendPath}/rate`, () => {
+      if (this.held.length > 0) this.datapath?.setRate(this.readRate());
+    });
+  }
+
+  /** While connected: the watch on the backend's `rate`. */
+  private rateWatch: string | null = null;
+
+  /** The backend's `rate` ("bytes,usec"), as netback reads it; anything else is unlimited, with netback's warning. */
+  private readRate(): TxRate {
+    const { rate, malformed } = parseRate(this.xs.readString(`${this.backendPath}/rate`));
+    if (malformed) this.log.warn('Failed to parse network rate limit. Traffic unlimited.');
+    return rate;
   }
 
   protected disconnect(): void {
+    if (this.rateWatch !== null) {
+      this.bus.unwatch(this.rateWatch);
+      this.rateWatch = null;
+    }
     const held = this.held;
     if (held.length === 0) return;
     this.held = [];
