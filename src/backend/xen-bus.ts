@@ -7,6 +7,7 @@
 // only through the seam (xen/backend-ops.ts).
 
 import { EventEmitter } from 'node:events';
+import { errorCode, errorMessage } from '../common/errors.js';
 import { Logger } from '../common/log.js';
 import type { BackendPlatform } from '../xen/backend-ops.js';
 import type { XsHandle } from '../xen/xenstore/index.js';
@@ -88,7 +89,7 @@ export class XenBus extends EventEmitter<XenBusEvents> {
       try {
         if (this.xs.directory(area).length === 0) this.xs.rm(area);
       } catch (err) {
-        if ((err as { code?: string }).code !== 'ENOENT') this.log.warn(`could not remove ${area}: ${(err as Error).message}`);
+        if (errorCode(err) !== 'ENOENT') this.log.warn(`could not remove ${area}: ${errorMessage(err)}`);
       }
     }
   }

@@ -27,6 +27,7 @@
 //                        watch hotplug-status ... "connected" ─► Connected
 //                                                 "error"     ─► stays (hotplug-error says why)
 
+import { errorCode, errorMessage } from '../common/errors.js';
 import { Logger } from '../common/log.js';
 import { XenbusState, xenbusStateName, parseXenbusState, type XenbusStateValue } from '../protocol/xenbus.js';
 import { exists, withTransaction } from '../xen/xenstore/index.js';
@@ -249,7 +250,7 @@ export abstract class XenDevice {
       try {
         this.xs.rm(path);
       } catch (err) {
-        if ((err as { code?: string }).code !== 'ENOENT') this.log.warn(`could not remove ${path}: ${(err as Error).message}`);
+        if (errorCode(err) !== 'ENOENT') this.log.warn(`could not remove ${path}: ${errorMessage(err)}`);
       }
     }
   }

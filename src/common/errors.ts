@@ -91,8 +91,28 @@ export class VifdError extends Error {
     this.name = 'VifdError';
     this.qmpClass = entry.qmpClass;
   }
+
+  /** The catalogue's error for `code`, keeping what it wraps (and its stack) as its cause. */
+  static wrapping(cause: unknown, code: ErrorCode, ...args: unknown[]): VifdError {
+    const e = new VifdError(code, ...args);
+    e.cause = cause;
+    return e;
+  }
 }
 
 export function isVifdError(e: unknown): e is VifdError {
   return e instanceof VifdError;
+}
+
+// Thrown values are unknown: what code reads off them is narrowed here, once, rather than cast
+// where they are caught.
+
+/** The code a thrown error carries (an errno name: XsError's, XenError's, Node's system errors'), if any. */
+export function errorCode(err: unknown): string | undefined {
+  return typeof err === 'object' && err !== null && 'code' in err && typeof err.code === 'string' ? err.code : undefined;
+}
+
+/** A thrown error's message; anything else thrown, as text. */
+export function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
 }

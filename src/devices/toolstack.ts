@@ -34,7 +34,7 @@ export function createToolstackXenNetDevice(ctx: XenNetContext, path: string, en
     ctx.bus.plug(backend, { toolstackCreated: true });
   } catch (err) {
     peer?.close();
-    throw err instanceof VifdError ? err : new VifdError('XEN_REALIZE_FAILED', `xen-net-device: ${(err as Error).message}`);
+    throw err instanceof VifdError ? err : VifdError.wrapping(err, 'XEN_REALIZE_FAILED', `xen-net-device: ${(err as Error).message}`);
   }
   return new XenNetDeviceModel(null, path, backend, null, ctx.netdevs);
 }

@@ -2,7 +2,7 @@
 // idx allocation, netdev ownership and the default tap live here; the datapath lives in
 // backend/netback.
 
-import { VifdError } from '../common/errors.js';
+import { errorCode, VifdError } from '../common/errors.js';
 import { Logger } from '../common/log.js';
 import { formatMac, parseMac, randomXenMac } from '../common/mac.js';
 import type { NetClient } from '../backend/net/net-client.js';
@@ -49,7 +49,7 @@ export function defaultCreateTap(ifname: string): NetClient | null {
     // With a virtio_net_hdr, so the guest can be offered checksum offload and GSO.
     return new TapNetClient(ifname, { id: ifname, ifname, vnetHdr: true });
   } catch (err) {
-    const code = (err as { code?: string }).code;
+    const code = errorCode(err);
     if (code === 'EPERM' || code === 'EACCES' || code === 'ENOENT' || code === 'ENODEV') {
       if (!warnedNoTap) {
         warnedNoTap = true;
@@ -58,7 +58,7 @@ export function defaultCreateTap(ifname: string): NetClient | null {
       }
       return null;
     }
-    throw new VifdError('NETDEV_OPEN_FAILED', `could not create tap ${ifname}: ${(err as Error).message}`);
+    throw VifdError.wrapping(err, 'NETDEV_OPEN_FAILED', `could not create tap ${ifname}: ${(err as Error).message}`);
   }
 }
 
@@ -152,7 +152,7 @@ export function createXenNetDevice(ctx: XenNetContext, id: string | null, path: 
   }
 
   const owner = id ?? path;
-  const peer = netdevId !== null ? ctx.netdevs.claim(netdevId, owner)
+  const peer = netdevId !== null ? ctx.netdevs.claim(netdevId, owner, XEN_NET_DEVICE)
     : (ctx.createTap ?? defaultCreateTap)(`vif${frontendId}.${devid}`);
   const backend = new XenNetDevice(ctx.bus, { backendDomid: ctx.bus.backendDomid, frontendId, devid },
     { mac, peer, ownsPeer: netdevId === null, linkUp: netdevId === null || ctx.netdevs.linkUp(netdevId) });
@@ -161,7 +161,7 @@ export function createXenNetDevice(ctx: XenNetContext, id: string | null, path: 
   } catch (err) {
     if (netdevId !== null) ctx.netdevs.release(netdevId);
     else peer?.close();
-    throw err instanceof VifdError ? err : new VifdError('XEN_REALIZE_FAILED', `${XEN_NET_DEVICE}: ${(err as Error).message}`);
+    throw err instanceof VifdError ? err : VifdError.wrapping(err, 'XEN_REALIZE_FAILED', `${XEN_NET_DEVICE}: ${(err as Error).message}`);
   }
   return new XenNetDeviceModel(id, path, backend, netdevId, ctx.netdevs);
 }
@@ -172,7 +172,7 @@ function indexInUse(bus: XenBus, frontendId: number, devid: number): boolean {
     bus.xs.read(`${frontendClassPath(frontendId, VIF_CLASS)}/${devid}`);
     return true;
   } catch (err) {
-    if ((err as { code?: string }).code === 'ENOENT') return false;
+    if (errorCode(err) === 'ENOENT') return false;
     throw err;
   }
 }

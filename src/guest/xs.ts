@@ -7,6 +7,7 @@
 // methods return values or promises, and against a wire client.
 
 import { debuglog } from 'node:util';
+import { errorCode, errorMessage as errorText } from '../common/errors.js';
 
 /** A transaction handle as the connection hands it out; opaque to the guest. */
 export type XsTx = unknown;
@@ -31,17 +32,7 @@ export type GuestLog = (line: string) => void;
 const nodeDebug = debuglog('vifd-guest');
 export const defaultGuestLog: GuestLog = (line) => nodeDebug('%s', line);
 
-export function errorCode(err: unknown): string | undefined {
-  if (typeof err === 'object' && err !== null && 'code' in err) {
-    const code = (err as { code: unknown }).code;
-    if (typeof code === 'string') return code;
-  }
-  return undefined;
-}
-
-export function errorText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
+export { errorCode, errorText };
 
 /** Reads a node as UTF-8; a missing node is `undefined`, every other failure is thrown. */
 export async function readString(xs: GuestXs, path: string, tx?: XsTx): Promise<string | undefined> {

@@ -8,7 +8,8 @@
 // Replies leave in request order even when a handler is asynchronous: while one is pending,
 // later requests wait in `backlog`.
 
-import { isVifdError, VifdError } from '../common/errors.js';
+import { VifdError } from '../common/errors.js';
+import { qmpErrorOf } from './error-class.js';
 import type { Args, CommandDef, Dispatcher } from './dispatcher.js';
 import type { QmpEvent } from './events.js';
 import { JsonStreamParser, type JsonValue } from './json-parser.js';
@@ -205,16 +206,16 @@ export class QmpSession {
   }
 
   private replyError(id: JsonValue | undefined, hasId: boolean, err: unknown): void {
-    const e = isVifdError(err) ? err : new VifdError('INTERNAL', err instanceof Error ? err.message : String(err));
-    if (!isVifdError(err)) process.emitWarning(`QMP command failed unexpectedly: ${err instanceof Error ? err.stack : String(err)}`);
+    const e = qmpErrorOf(err);
+    if (e.unexpected) process.emitWarning(`QMP command failed unexpectedly: ${err instanceof Error ? err.stack : String(err)}`);
     const msg: Record<string, unknown> = {};
     if (hasId) msg['id'] = id;
-    msg['error'] = { class: e.qmpClass, desc: e.message };
+    msg['error'] = { class: e.qmpClass, desc: e.desc };
     if (this.pretty) {
       this.send(msg);
       return;
     }
-    const error = `"error": {"class": ${quoteString(e.qmpClass)}, "desc": ${quoteString(e.message)}}}\r\n`;
+    const error = `"error": {"class": ${quoteString(e.qmpClass)}, "desc": ${quoteString(e.desc)}}}\r\n`;
     this.sendLine(hasId ? `{"id": ${formatJson(id as JsonValue)}, ${error}` : `{${error}`);
   }
 

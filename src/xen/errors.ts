@@ -5,9 +5,16 @@ import { GNTST } from './grant-abi.js';
 
 export { GNTST };
 
+/**
+ * What a platform operation failed with: the errno name the hypervisor's interfaces answer
+ * (ESRCH for a domain that does not exist, EINVAL for a port or ref out of range, ...), or
+ * EGRANT for a grant refused (GrantError carries its GNTST status).
+ */
+export type XenErrorCode = 'EEXIST' | 'EINVAL' | 'ENODEV' | 'ENOMEM' | 'ENOSPC' | 'ENOTCONN' | 'ESRCH' | 'EGRANT';
+
 export class XenError extends Error {
-  constructor(readonly code: string, message: string) {
-    super(message);
+  constructor(readonly code: XenErrorCode, message: string, options?: ErrorOptions) {
+    super(message, options);
     this.name = 'XenError';
   }
 }
@@ -35,8 +42,8 @@ export function grantStatusText(status: number): string {
 }
 
 export class GrantError extends XenError {
-  constructor(readonly status: number, context: string) {
-    super('EGRANT', `${context}: ${grantStatusText(status)}`);
+  constructor(readonly status: number, context: string, options?: ErrorOptions) {
+    super('EGRANT', `${context}: ${grantStatusText(status)}`, options);
     this.name = 'GrantError';
   }
 }

@@ -106,10 +106,10 @@ export class NetdevRegistry extends EventEmitter<NetdevRegistryEvents> {
     e.client.setCarrier?.(up);
   }
 
-  /** Hands the netdev to a device; the device layer checks existence and ownership first. */
-  claim(id: string, owner: string): NetClient {
+  /** Hands the netdev to a device of type `typeName`; the device layer checks existence and ownership first. */
+  claim(id: string, owner: string, typeName: string): NetClient {
     const e = this.entries.get(id);
-    if (!e) throw new VifdError('INTERNAL', `netdev ${id} does not exist`);
+    if (!e) throw new VifdError('PROPERTY_NETDEV_NOT_FOUND', typeName, id);
     e.owner = owner;
     return e.client;
   }

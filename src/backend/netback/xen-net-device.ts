@@ -7,6 +7,7 @@
 // offloads, fatal errors reported where the toolstack looks.
 
 import { availableParallelism } from 'node:os';
+import { EINVAL } from '../../common/errno.js';
 import { formatMac } from '../../common/mac.js';
 import { XenbusState } from '../../protocol/xenbus.js';
 import { VifHotplug } from '../hotplug.js';
@@ -281,7 +282,7 @@ export class XenNetDevice extends XenDevice {
     if (this.disabledReason !== null || this.destroyed) return;
     this.disabledReason = message;
     this.peer?.setCarrier?.(false);
-    this.recordError(22, `fatal error; disabling device: ${message}`);
+    this.recordError(EINVAL, `fatal error; disabling device: ${message}`);
     this.bus.deviceDisabled(this, message);
   }
 }

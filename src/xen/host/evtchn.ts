@@ -6,7 +6,8 @@
 // platform's thread and read on the datapath's.
 
 import type { EvtchnHandle, Upcall } from '../backend-ops.js';
-import { XenError } from '../errors.js';
+import { errorCode } from '../../common/errors.js';
+import { XenError, type XenErrorCode } from '../errors.js';
 import { nativeXen } from './native-xen.js';
 
 export const EVTCHN_PATH = '/dev/xen/evtchn';
@@ -31,7 +32,8 @@ export class HostEvtchn implements EvtchnHandle {
     try {
       return new HostEvtchn(nativeXen().xenDevOpen(path, true), true, reportError);
     } catch (err) {
-      throw new XenError('ENODEV', `cannot open ${path} (is this a Xen dom0 with xen-evtchn loaded?): ${(err as Error).message}`);
+      throw new XenError('ENODEV', `cannot open ${path} (is this a Xen dom0 with xen-evtchn loaded?): ${(err as Error).message}`,
+        { cause: err });
     }
   }
 
@@ -39,8 +41,9 @@ export class HostEvtchn implements EvtchnHandle {
     try {
       return nativeXen().evtchnBindInterdomain(this.fd, domid, remotePort);
     } catch (err) {
-      throw new XenError((err as { code?: string }).code ?? 'EINVAL',
-        `evtchn: bind to port ${remotePort} of domain ${domid}: ${(err as Error).message}`);
+      // The kernel answers ESRCH for a domain that is gone, EINVAL for a port it cannot bind.
+      const code: XenErrorCode = errorCode(err) === 'ESRCH' ? 'ESRCH' : 'EINVAL';
+      throw new XenError(code, `evtchn: bind to port ${remotePort} of domain ${domid}: ${(err as Error).message}`, { cause: err });
     }
   }
 
@@ -51,7 +54,7 @@ export class HostEvtchn implements EvtchnHandle {
       nativeXen().evtchnUnbind(this.fd, port);
     } catch (err) {
       // A port already closed: nothing left to unbind.
-      if ((err as { code?: string }).code !== 'ENOTCONN') throw err;
+      if (errorCode(err) !== 'ENOTCONN') throw err;
     }
   }
 

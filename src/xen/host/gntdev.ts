@@ -28,7 +28,8 @@ export class Gntdev implements GrantMapper, GrantCopier {
     try {
       return new Gntdev(nativeXen().xenDevOpen(path, false), true);
     } catch (err) {
-      throw new XenError('ENODEV', `cannot open ${path} (is this a Xen dom0 with xen-gntdev loaded?): ${(err as Error).message}`);
+      throw new XenError('ENODEV', `cannot open ${path} (is this a Xen dom0 with xen-gntdev loaded?): ${(err as Error).message}`,
+        { cause: err });
     }
   }
 
@@ -37,7 +38,7 @@ export class Gntdev implements GrantMapper, GrantCopier {
     try {
       m = nativeXen().gntdevMapRef(this.fd, domid, ref, writable);
     } catch (err) {
-      throw new XenError('EGRANT', `gntdev: map of domain ${domid}'s grant ref ${ref}: ${(err as Error).message}`);
+      throw new XenError('EGRANT', `gntdev: map of domain ${domid}'s grant ref ${ref}: ${(err as Error).message}`, { cause: err });
     }
     let mapped = true;
     const handoff: HostMappingHandoff = { platform: 'host', addr: m.addr };

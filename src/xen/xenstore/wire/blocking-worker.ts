@@ -8,6 +8,7 @@
 
 import { parentPort, workerData } from 'node:worker_threads';
 import { serveSyncCalls, type SyncHandlers, type SyncRequest } from '../../../common/sync-call.js';
+import { errorCode } from '../../../common/errors.js';
 import { XsError } from '../errors.js';
 import { XsClient } from './client.js';
 import type { BlockingEvent, BlockingOps, BlockingWorkerData } from './blocking-protocol.js';
@@ -34,7 +35,7 @@ async function connectPatiently(): Promise<XsClient> {
     try {
       return await XsClient.connect(data.path);
     } catch (err) {
-      if ((err as { code?: unknown }).code !== 'EAGAIN' || attempt >= 200) throw err;
+      if (errorCode(err) !== 'EAGAIN' || attempt >= 200) throw err;
       await new Promise((r) => setTimeout(r, 5));
     }
   }
