@@ -17,9 +17,15 @@
 // inside its own callback. A toolstack that only writes `online`=0 gets the same: an active
 // device then walks to Closing itself, so that its frontend closes.
 //
-// Hotplug scripts (xen-protocol.md §7.1, §7.4): a backend whose `hotplug-status` exists and is
-// not `connected` (libxl writes it empty) maps the rings when the frontend connects but defers
-// the switch to Connected, as Linux netback does, until a script writes `connected`:
+// The device object itself lives through three stages, walked by setLifecycle() alone:
+//
+//   live ──(offline and closed; or its frontend's domain gone)──► doomed ──(bus cleanup)──► destroyed
+//     └───────────────────────────(server exit: destroyAll)─────────────────────────────────┘
+//
+// Hotplug scripts (Xen's docs/misc/xenstore-paths and libxl's vif scripts): a backend whose
+// `hotplug-status` exists and is not `connected` (libxl writes it empty) maps the rings when the
+// frontend connects but defers the switch to Connected, as Linux netback does (its
+// hotplug_status_changed watch), until a script writes `connected`:
 //
 //   frontend Connected ─► connect() ─► hotplug-status?  absent or "connected" ─► Connected
 //                                            │ anything else
@@ -56,6 +62,15 @@ function nextStep(from: XenbusStateValue, target: XenbusStateValue): XenbusState
 
 export type DeviceLifecycleListener = (dev: XenDevice) => void;
 
+/** live: serving its frontend; doomed: the bus destroys it at its next cleanup; destroyed: gone. */
+export type DeviceLifecycle = 'live' | 'doomed' | 'destroyed';
+
+const LIFECYCLE_STEPS: Record<DeviceLifecycle, readonly DeviceLifecycle[]> = {
+  live: ['doomed', 'destroyed'],
+  doomed: ['destroyed'],
+  destroyed: [],
+};
+
 export abstract class XenDevice {
   readonly backendPath: string;
   readonly frontendPath: string;
@@ -64,9 +79,7 @@ export abstract class XenDevice {
   backendState: XenbusStateValue = S.Unknown;
   frontendState: XenbusStateValue = S.Unknown;
   online = false;
-  /** Marked when offline and closed; the bus destroys it on its next cleanup. */
-  inactive = false;
-  destroyed = false;
+  private lifecycle: DeviceLifecycle = 'live';
   private readonly watchTokens: string[] = [];
   /** Rings are up and the frontend is Connected; only the hotplug script is missing. */
   private awaitingHotplug = false;
@@ -82,6 +95,23 @@ export abstract class XenDevice {
 
   get xs() {
     return this.bus.xs;
+  }
+
+  /** Marked for destruction (offline and closed, or its frontend's domain gone): the bus destroys it on its next cleanup. */
+  get inactive(): boolean {
+    return this.lifecycle === 'doomed';
+  }
+
+  get destroyed(): boolean {
+    return this.lifecycle === 'destroyed';
+  }
+
+  /** The one place the device's own stage changes; false when it is already there or cannot go there. */
+  private setLifecycle(to: DeviceLifecycle, why: string): boolean {
+    if (!LIFECYCLE_STEPS[this.lifecycle].includes(to)) return false;
+    this.log.info(`${this.lifecycle} -> ${to} (${why})`);
+    this.lifecycle = to;
+    return true;
   }
 
   /** Device-specific realize: keys beyond the generic ones (QEMU's XenDeviceClass.realize). */
@@ -132,25 +162,26 @@ export abstract class XenDevice {
     });
     this.log.info('unplug requested (online=0, state=Closing)');
     // Our own write: taken as ours now, so the watch that follows finds nothing new to report.
-    if (this.backendState !== S.Closing) {
-      this.log.info(`backend state ${xenbusStateName(this.backendState)} -> Closing`);
-      this.backendState = S.Closing;
-      this.backendStateChanged();
-      this.bus.stateChanged(this, 'backend');
-    }
+    this.noteBackendState(S.Closing, '');
   }
 
   /** Walks legal single steps towards `target`; one log line per step, nothing if already there. */
   setBackendState(target: XenbusStateValue): void {
     let step = nextStep(this.backendState, target);
     while (step !== null) {
-      this.log.info(`backend state ${xenbusStateName(this.backendState)} -> ${xenbusStateName(step)}`);
-      this.backendState = step;
       this.xs.write(`${this.backendPath}/state`, String(step));
-      this.backendStateChanged();
-      this.bus.stateChanged(this, 'backend');
+      this.noteBackendState(step, '');
       step = nextStep(this.backendState, target);
     }
+  }
+
+  /** The backend state is now `state` (`how`: who wrote it, when not we): logged, and everyone told. */
+  private noteBackendState(state: XenbusStateValue, how: string): void {
+    if (state === this.backendState) return;
+    this.log.info(`backend state ${xenbusStateName(this.backendState)} -> ${xenbusStateName(state)}${how}`);
+    this.backendState = state;
+    this.backendStateChanged();
+    this.bus.stateChanged(this, 'backend');
   }
 
   /** xenbus_dev_fatal: the reason goes where the toolstack looks, and the device closes. */
@@ -174,15 +205,12 @@ export abstract class XenDevice {
    * it is (disconnected, directories removed) at the bus's next cleanup.
    */
   frontendGone(): void {
-    if (this.destroyed || this.inactive) return;
-    this.log.info('frontend domain gone');
-    this.inactive = true;
+    this.setLifecycle('doomed', 'its frontend domain is gone');
   }
 
   /** Called by the bus: unrealize and remove the directories. Idempotent. */
   destroy(): void {
-    if (this.destroyed) return;
-    this.destroyed = true;
+    if (!this.setLifecycle('destroyed', 'destroyed by the bus')) return;
     try {
       this.disconnect();
     } catch (err) {
@@ -190,7 +218,6 @@ export abstract class XenDevice {
     }
     this.unwatchAll();
     this.removeDirectories();
-    this.log.info('destroyed');
     for (const fn of this.destroyListeners) fn(this);
   }
 
@@ -338,12 +365,7 @@ export abstract class XenDevice {
   private backendChanged(): void {
     if (this.destroyed) return;
     const state = parseXenbusState(this.xs.readString(`${this.backendPath}/state`));
-    if (state !== this.backendState) {
-      this.log.info(`backend state ${xenbusStateName(this.backendState)} -> ${xenbusStateName(state)} (written by another)`);
-      this.backendState = state;
-      this.backendStateChanged();
-      this.bus.stateChanged(this, 'backend');
-    }
+    this.noteBackendState(state, ' (written by another)');
     const wasOnline = this.online;
     this.online = this.xs.readString(`${this.backendPath}/online`) === '1';
     if (wasOnline && !this.online && this.frontendIsActive() && state !== S.Closing && state !== S.Closed) {
@@ -356,9 +378,8 @@ export abstract class XenDevice {
 
   private checkInactive(): void {
     const s = this.backendState;
-    if (!this.online && !this.inactive &&
-        (s === S.Closed || s === S.Initialising || s === S.InitWait || s === S.Unknown)) {
-      this.inactive = true;
+    if (!this.online && (s === S.Closed || s === S.Initialising || s === S.InitWait || s === S.Unknown) &&
+        this.setLifecycle('doomed', `offline and ${xenbusStateName(s)}`)) {
       this.bus.scheduleCleanup();
     }
   }

@@ -6,11 +6,11 @@ import { EventEmitter } from 'node:events';
 import { VifdError } from '../common/errors.js';
 import { schemas } from '../schema/registry.js';
 import { ABSTRACT_DEVICE_TYPES } from './qom-types.js';
-import type { Device } from './device.js';
+import type { Device, XenBackedDevice } from './device.js';
 import { isWellFormedId, validateDeviceProperties } from './properties.js';
 import type { StateSide } from '../backend/xen-bus.js';
 import type { XenDevice } from '../backend/xen-device.js';
-import { createXenNetDevice, XEN_NET_DEVICE, XenNetDeviceModel, type XenNetContext } from './xen-net-device.js';
+import { createXenNetDevice, XEN_NET_DEVICE, type XenNetContext } from './xen-net-device.js';
 import { createToolstackXenNetDevice, QNIC_TYPE } from './toolstack.js';
 
 export const PERIPHERAL = '/machine/peripheral';
@@ -46,19 +46,23 @@ export interface DeviceManagerEvents {
   'device-disabled': [info: DeviceDisabled];
 }
 
+function isXenBacked(dev: Device): dev is Device & { xen: XenBackedDevice } {
+  return dev.xen !== undefined;
+}
+
 export class DeviceManager extends EventEmitter<DeviceManagerEvents> {
   private readonly byPath = new Map<string, Device>();
-  private readonly byBackend = new Map<XenDevice, XenNetDeviceModel>();
+  private readonly byBackend = new Map<XenDevice, Device & { xen: XenBackedDevice }>();
 
   constructor(private readonly xen: XenNetContext) {
     super();
     xen.bus.on('state-changed', (xdev, side) => {
       const dev = this.byBackend.get(xdev);
-      if (dev) this.emitState(dev, side);
+      if (dev) this.emitState(dev, dev.xen, side);
     });
     xen.bus.on('device-disabled', (xdev, reason) => {
       const dev = this.byBackend.get(xdev);
-      if (dev) this.emit('device-disabled', { dev, vif: dev.backend.vifName, reason });
+      if (dev) this.emit('device-disabled', { dev, vif: dev.xen.label, reason });
     });
     // Backends a toolstack writes into xenstore become anonymous devices; a failure is thrown
     // back to the bus, which logs it.
@@ -114,21 +118,21 @@ export class DeviceManager extends EventEmitter<DeviceManagerEvents> {
 
   private track(path: string, dev: Device): Device {
     this.byPath.set(path, dev);
-    if (dev instanceof XenNetDeviceModel) this.byBackend.set(dev.backend, dev);
+    if (isXenBacked(dev)) this.byBackend.set(dev.xen.backend, dev);
     dev.onGone(() => {
       this.byPath.delete(path);
-      if (dev instanceof XenNetDeviceModel) this.byBackend.delete(dev.backend);
+      if (dev.xen) this.byBackend.delete(dev.xen.backend);
       this.emit('device-deleted', { device: dev.id, path });
     });
     this.emit('device-added', dev);
     // The states it reached while realizing happened before anyone could know the device.
-    if (dev instanceof XenNetDeviceModel) this.emitState(dev, 'backend');
+    if (dev.xen) this.emitState(dev, dev.xen, 'backend');
     return dev;
   }
 
-  private emitState(dev: XenNetDeviceModel, side: StateSide): void {
-    const b = dev.backend;
-    this.emit('state-changed', { dev, vif: b.vifName, side, state: side === 'backend' ? b.backendState : b.frontendState });
+  private emitState(dev: Device, xen: XenBackedDevice, side: StateSide): void {
+    const b = xen.backend;
+    this.emit('state-changed', { dev, vif: xen.label, side, state: side === 'backend' ? b.backendState : b.frontendState });
   }
 
   private create(driver: string, id: string | null, path: string, props: Record<string, unknown>): Device {

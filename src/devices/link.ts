@@ -7,7 +7,6 @@ import { VifdError } from '../common/errors.js';
 import type { NetdevRegistry } from '../backend/net/netdevs.js';
 import type { DeviceManager } from './device-manager.js';
 import { PERIPHERAL } from './device-manager.js';
-import { XenNetDeviceModel } from './xen-net-device.js';
 
 export function setLink(devices: DeviceManager, netdevs: NetdevRegistry, name: string, up: boolean): void {
   let found = false;
@@ -16,11 +15,11 @@ export function setLink(devices: DeviceManager, netdevs: NetdevRegistry, name: s
     netdevs.setLink(name, up);
     const owner = netdevs.ownerOf(name);
     const dev = owner !== null ? devices.find(owner) : undefined;
-    if (dev instanceof XenNetDeviceModel) dev.setLink(up);
+    dev?.setLink?.(up);
   }
   // NIC names are device ids; QOM paths are not net client names.
   const dev = name.startsWith('/') ? undefined : devices.find(`${PERIPHERAL}/${name}`);
-  if (dev instanceof XenNetDeviceModel) {
+  if (dev?.setLink) {
     found = true;
     dev.setLink(up);
   }

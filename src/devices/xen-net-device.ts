@@ -64,11 +64,13 @@ export function defaultCreateTap(ifname: string): NetClient | null {
 
 export class XenNetDeviceModel implements Device {
   readonly typeName = XEN_NET_DEVICE;
+  readonly xen: { backend: XenNetDevice; label: string };
   private pending = false;
   private readonly goneListeners: Array<() => void> = [];
 
   constructor(readonly id: string | null, readonly path: string, readonly backend: XenNetDevice,
     private readonly netdevId: string | null, private readonly netdevs: NetdevRegistry) {
+    this.xen = { backend, label: backend.vifName };
     backend.onDestroyed(() => {
       if (this.netdevId) {
         this.netdevs.release(this.netdevId, backend.peer);

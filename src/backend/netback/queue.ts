@@ -81,9 +81,14 @@ export class NetbackQueue {
   private readonly rx: NetbackRx;
   private readonly txRing: BackRing;
   private readonly rxRing: BackRing;
-  private closed = false;
-  private halted = false;
-  private stopped = false;
+  /**
+   * running ──(fatal guest error: halt)──► halted ──(close)──► closed
+   *    └────────────────────(close)─────────────────────────────┘
+   * Only a running queue is serviced; a halted one keeps its rings mapped until the owner lets go.
+   */
+  private state: 'running' | 'halted' | 'closed' = 'running';
+  /** Rx back-pressure, apart from the lifecycle: too many frames wait for rx buffers. */
+  private rxPaused = false;
   private pollTimer: NodeJS.Timeout | null = null;
   /** A tx sweep stopped at its budget: the next one is queued for a later turn. */
   private repoll: NodeJS.Immediate | null = null;
@@ -116,7 +121,7 @@ export class NetbackQueue {
 
   /** Too many frames wait for rx buffers: the vif must stop taking frames for now. */
   get rxStopped(): boolean {
-    return this.stopped;
+    return this.rxPaused;
   }
 
   /** Both rings, as after an upcall on each port. */
@@ -165,15 +170,16 @@ export class NetbackQueue {
 
   /** A fatal error on the vif: neither ring is serviced again, though both stay mapped until close. */
   halt(): void {
-    this.halted = true;
+    if (this.state !== 'running') return;
+    this.state = 'halted';
     this.tx.stop();
     this.stopTimers();
   }
 
   /** Stops servicing and forgets its upcalls; the rings and ports are the owner's to release. Idempotent. */
   close(): void {
-    if (this.closed) return;
-    this.closed = true;
+    if (this.state === 'closed') return;
+    this.state = 'closed';
     this.tx.stop();
     this.stopTimers();
     for (const port of this.txPort === this.rxPort ? [this.txPort] : [this.txPort, this.rxPort]) {
@@ -184,12 +190,12 @@ export class NetbackQueue {
   info(): QueueInfo {
     return {
       id: this.id, txPort: this.txPort, rxPort: this.rxPort, tx: describeRing(this.txRing),
-      rx: describeRing(this.rxRing), rxQueued: this.rx.queued, rxStopped: this.stopped,
+      rx: describeRing(this.rxRing), rxQueued: this.rx.queued, rxStopped: this.rxPaused,
     };
   }
 
   private get usable(): boolean {
-    return !this.closed && !this.halted;
+    return this.state === 'running';
   }
 
   // deliver() may halt or close this queue from inside process(); the ring is not ours then.
@@ -225,11 +231,11 @@ export class NetbackQueue {
   private afterRx(): void {
     const waiting = this.rx.queued;
     const bytes = this.rx.queuedBytes;
-    if (!this.stopped && (waiting >= RX_STOP_AT || bytes >= RX_STOP_BYTES)) {
-      this.stopped = true;
+    if (!this.rxPaused && (waiting >= RX_STOP_AT || bytes >= RX_STOP_BYTES)) {
+      this.rxPaused = true;
       this.hooks.log.debug(`queue ${this.id}: rx stopped (${waiting} frames, ${bytes} bytes wait for buffers)`);
-    } else if (this.stopped && waiting < RX_WAKE_AT && bytes < RX_WAKE_BYTES) {
-      this.stopped = false;
+    } else if (this.rxPaused && waiting < RX_WAKE_AT && bytes < RX_WAKE_BYTES) {
+      this.rxPaused = false;
       this.hooks.log.debug(`queue ${this.id}: rx woken`);
       this.hooks.rxWoken();
     }

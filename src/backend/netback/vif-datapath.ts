@@ -67,7 +67,13 @@ export class VifDatapath implements VifDatapathControl {
   private peerPaused = false;
   /** Queues a multi-queue rx batch has placed frames on, pushed at its last frame. */
   private readonly rxBatch = new Set<NetbackQueue>();
-  private disabled = false;
+  /**
+   * idle ──start──► running ──(fatal guest error)──► disabled
+   *  ▲                 │                                │
+   *  └──────stop───────┴───────────────stop─────────────┘
+   * (netback's `disabled`, cleared by a reconnect: stop, then start.)
+   */
+  private state: 'idle' | 'running' | 'disabled' = 'idle';
   private linkUp: boolean;
   private connected = false;
   private capture: PcapWriter | null = null;
@@ -106,12 +112,13 @@ export class VifDatapath implements VifDatapathControl {
       }, s.rate));
     }
     // A fresh connection is serviced again (netback clears `disabled` on reconnect).
-    this.disabled = false;
+    this.state = 'running';
     for (const q of this.queues) q.service();
   }
 
   stop(): void {
     const queues = this.queues;
+    this.state = 'idle';
     this.queues = [];
     this.rxBatch.clear();
     for (const q of queues) q.close();
@@ -123,7 +130,7 @@ export class VifDatapath implements VifDatapathControl {
    * channels, whatever the event indices say. A disabled vif stays disabled.
    */
   kick(): void {
-    if (this.disabled) return;
+    if (this.state !== 'running') return;
     for (const q of [...this.queues]) q.kick();
   }
 
@@ -197,7 +204,7 @@ export class VifDatapath implements VifDatapathControl {
    */
   private receive(frame: Uint8Array, hdr?: VirtioNetHdr, more = false): void {
     const queues = this.queues;
-    if (queues.length === 0 || !this.linkUp || this.disabled || !this.connected) {
+    if (this.state !== 'running' || !this.linkUp || !this.connected) {
       this.stats.rxDropped++;
       return;
     }
@@ -237,8 +244,8 @@ export class VifDatapath implements VifDatapathControl {
    * (others are unaffected) and tell the control side, which reports it.
    */
   private fatal(message: string): void {
-    if (this.disabled) return;
-    this.disabled = true;
+    if (this.state !== 'running') return;
+    this.state = 'disabled';
     for (const q of this.queues) q.halt();
     // Halted queues never drain: the peer's frames are taken and dropped (counted) instead.
     this.maybeResumePeer(true);
