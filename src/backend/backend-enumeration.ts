@@ -1,4 +1,5 @@
-// Toolstack-created backends (seed 004, QEMU's xen_bus_enumerate): a toolstack instantiates a
+// Toolstack-created backends (QEMU's xen_bus_enumerate and xen_bus_backend_changed, hw/xen/xen-bus.c,
+// from its "xen: add a mechanism to automatically create XenDevice-s"): a toolstack instantiates a
 // backend by writing keys under /local/domain/<be>/backend/<type>/<fe>/<devid> and expects the
 // backend to be watching. An entry is a candidate when its `state` is 1 (Initialising) and its
 // `online` is 1; everything else it holds, except the keys the bus itself manages (state,

@@ -1,4 +1,5 @@
-// Hotplug scripts, run the way Xen runs vif-bridge (xen-protocol.md §7.1): the backend's
+// Hotplug scripts, run the way Xen runs vif-bridge (tools/hotplug/Linux/vif-bridge and
+// xen-hotplug-common.sh, started by libxl's libxl__get_hotplug_script_info): the backend's
 // `script` key names the script; it gets the action as its only argument and learns the rest
 // from its environment, as libxl's hotplug code and Xen's udev rules provide it:
 //

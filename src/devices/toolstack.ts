@@ -1,4 +1,4 @@
-// xen-net-devices a toolstack creates through xenstore alone (seed 004): the bus reports a
+// xen-net-devices a toolstack creates through xenstore alone (QEMU's xen_bus_enumerate, hw/xen/xen-bus.c): the bus reports a
 // `backend/qnic/<fe>/<devid>` entry with state 1 and online 1, and this turns its keys into a
 // device, as QEMU's xen_net_device_create does for `qnic`:
 //

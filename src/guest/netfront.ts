@@ -4,7 +4,7 @@
 // `queues` and gets min(that, the backend's multi-queue-max-queues); frames are sent on the
 // queue their flow hash picks (xennet_select_queue), so one flow keeps to one queue.
 //
-// The frontend's own state, driven by the backend's (reference §7.3):
+// The frontend's own state, driven by the backend's (xen-netfront's netback_changed):
 //
 //   Initialising ──BE InitWait──► [rings, grants, port; keys + state in ONE transaction] ──► Connected
 //        ▲                                                                                    │

@@ -1,5 +1,5 @@
-// Backends a toolstack creates through xenstore alone (seed 004) and the hotplug-status
-// handshake (xen-protocol.md §7.1, §7.4): an in-process vifd, a "toolstack" that is just
+// Backends a toolstack creates through xenstore alone (QEMU's xen_bus_enumerate) and the hotplug-status
+// handshake (netback's hotplug_status_changed): an in-process vifd, a "toolstack" that is just
 // another privileged xenstore connection, and hotplug scripts written by the test.
 
 import { expect } from 'chai';

@@ -1,4 +1,4 @@
-// The toolstack scenario with xenstore-write alone (seed 004): vifd runs in a namespace and
+// The toolstack scenario with xenstore-write alone (as QEMU's xen_bus_enumerate serves it): vifd runs in a namespace and
 // serves its xenstore on a socket; Xen's xenstore-write creates a qnic backend, the guest's
 // netfront connects, the namespace pings the guest through the tap, and `online`=0 written the
 // same way removes the device, with DEVICE_DELETED on QMP. Then libxl's way with a hotplug

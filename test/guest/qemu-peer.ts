@@ -1,5 +1,5 @@
 // A strict test peer that plays the backend side of one vif exactly as QEMU's xen_nic + xen-bus
-// do (reference qemu-xen-nic.md §1–2): it creates the FE/BE directories, goes InitWait, maps
+// do (QEMU 10's hw/net/xen_nic.c on hw/xen/xen-bus.c): it creates the FE/BE directories, goes InitWait, maps
 // the rings and binds the event channel when the frontend is Connected, answers every tx
 // request (ERROR for extra_info, more_data, size < 14, page crossing, bad grants), puts rx data
 // at offset 2 with status = length, and follows the frontend through Closing/Closed.

@@ -2,7 +2,8 @@
 // it: one slot, data at offset 2 (NET_IP_ALIGN), status = length. With the frontend's
 // feature-sg a larger frame (a GSO frame from the kernel, up to 64 KiB) continues in further
 // slots, a whole page each, chained by NETRXF_more_data; a GSO frame's extra-info slot sits
-// right after the first data slot, as Linux netback lays it out (xen-protocol.md §3.3):
+// right after the first data slot, as xen/include/public/io/netif.h orders them and Linux netback
+// lays them out (xenvif_rx_skb, drivers/net/xen-netback/rx.c):
 //
 //   [data: flags csum|extra_info|more_data] [GSO extra] [data: more_data] ... [data: last]
 //

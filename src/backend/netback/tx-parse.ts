@@ -1,5 +1,5 @@
-// Reading one tx packet off the ring, with Linux netback's checks in its order (xen-protocol.md
-// §8.1): the first slot, its extra-info slots, then the more_data chain. Every slot is copied out
+// Reading one tx packet off the ring, with Linux netback's checks in its order (xenvif_tx_build_gops,
+// xenvif_get_extras and xenvif_count_requests in drivers/net/xen-netback/netback.c): the first slot, its extra-info slots, then the more_data chain. Every slot is copied out
 // of shared memory exactly once (XSA-155) and only the copy is used; the caller hands in the
 // req_prod snapshot of its sweep, so a guest moving req_prod meanwhile changes nothing here.
 //

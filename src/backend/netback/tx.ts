@@ -215,7 +215,7 @@ export class NetbackTx {
   }
 
   /**
-   * A one-slot packet: netback's checks for it (§8.1 5, 6 — the latter non-fatal, see
+   * A one-slot packet: netback's checks for it (xenvif_tx_build_gops: the runt and the page crossing; the latter non-fatal, see
    * tx-parse.ts), then its copy batched (PENDING: answered into response slot `rsp` by
    * flushSingles()), or sent from where it lies by a zero-copy peer.
    */

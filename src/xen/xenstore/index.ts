@@ -1,4 +1,4 @@
-// The in-process xenstore (xen-protocol.md §1): a XenStore holds the tree, domains connect to it
+// The in-process xenstore (Xen's docs/misc/xenstore.txt): a XenStore holds the tree, domains connect to it
 // and speak the xenstore requests as method calls. See store.ts and connection.ts.
 
 export { XenStore, type XenStoreOptions, type ConnectOptions, type StoreEntry } from './store.js';

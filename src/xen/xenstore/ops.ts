@@ -1,7 +1,7 @@
 // The semantics of the node requests (READ, WRITE, MKDIR, RM, DIRECTORY, DIRECTORY_PART,
 // GET_PERMS, SET_PERMS), written once against a `View` so that requests inside and outside
 // transactions behave identically. Paths arrive absolute and validated. The rules are cx 4.17's
-// do_*() handlers, see xen-protocol.md §1.4–§1.7:
+// do_*() handlers (tools/xenstore/xenstored_core.c; docs/misc/xenstore.txt):
 //
 // * A request on an existing node needs the permission it asks for, else EACCES. For a missing
 //   node the nearest existing ancestor decides: ENOENT if the caller holds the asked permission

@@ -1,6 +1,7 @@
 // Xenstore paths: validation, resolution of relative paths, and the component-boundary arithmetic
 // that watches and subtree operations rely on. The rules are C xenstored 4.17's
-// (`canonicalize()` + `is_valid_nodename()` + `check_watch_path()`), see xen-protocol.md §1.5.
+// (`canonicalize()` + `is_valid_nodename()` in tools/xenstore/xenstored_core.c, `check_watch_path()`
+// in xenstored_watch.c; docs/misc/xenstore.txt on paths).
 
 import { XsError } from './errors.js';
 

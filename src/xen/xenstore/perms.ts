@@ -1,4 +1,5 @@
-// Node permissions: the `n0 r1 w2 b3` lists and who may do what with them (xen-protocol.md §1.6).
+// Node permissions: the `n0 r1 w2 b3` lists and who may do what with them (docs/misc/xenstore.txt,
+// "permissions"; C xenstored's perm_for_conn() in tools/xenstore/xenstored_core.c).
 // Entry 0 names the owner and, with its letter, the access of every domain not listed later.
 // Privileged connections and the owner get everything; otherwise the first later entry naming
 // the caller (or the domain it is the device model of, SET_TARGET) decides.

@@ -1,4 +1,4 @@
-// Per-domain quotas (xen-protocol.md §1.11). They bind unprivileged connections only, as in cx;
+// Per-domain quotas (xenstored's -E/-S/-W/-A/-Q options, docs/man/xenstored.8). They bind unprivileged connections only, as in cx;
 // dom0 and other privileged callers are never limited (path length aside, which binds everyone).
 //
 // Which errno each overrun reports, and why (cx 4.17 source, tools/xenstore/xenstored_*.c):

@@ -6,10 +6,11 @@
 // Commit, in order:
 //   1. A doomed transaction (it exceeded the nodes-per-transaction quota) fails with ENOMEM,
 //      like cx's `trans->fail`.
-//   2. Conflict check, cx's rule: EAGAIN if any node that a read-type request (READ, DIRECTORY,
+//   2. Conflict check: EAGAIN if any node that a read-type request (READ, DIRECTORY,
 //      DIRECTORY_PART, GET_PERMS) looked at has changed generation since the transaction started
-//      (a node that did not exist must still not exist). Nodes the transaction only wrote are
-//      not checked, so blind writes do not conflict: the later commit wins.
+//      (a node that did not exist must still not exist): reads come from the snapshot taken at
+//      the start. Nodes the transaction only wrote are not checked, so blind writes do not
+//      conflict: the later commit wins.
 //   3. Replay: the logged requests run again, in order, on a fresh overlay over today's tree.
 //      If any answers differently than it did inside the transaction (a node it wrote lost its
 //      write permission, a quota filled up meanwhile, ...) the commit fails: ENOSPC if the replay
@@ -20,10 +21,11 @@
 // So the committed history always equals running each transaction's requests serially at its
 // commit point, which the property test checks.
 //
-// cx differs in two details: it also checks the generation of nodes a transaction only wrote
-// (it reads them internally first), and 4.17 fires an event for every node the commit modified,
-// parents whose child list changed included. We follow Xen's later fix (queued per-request
-// events) for the latter.
+// C xenstored 4.17 (tools/xenstore/xenstored_transaction.c) differs in what it compares: it
+// records each node's generation at the transaction's first access to it, reading the live
+// tree then, and its own internal reads count as accesses (a write reads its node first), so
+// nodes a transaction only wrote are checked too. Its commit fires the watch events its
+// requests queued (queue_watches), one per request as outside a transaction, as here.
 
 import { XsError, type XsErrorCode } from './errors.js';
 import {

@@ -1,4 +1,5 @@
-// Watches: who is told about which change (xen-protocol.md §1.7).
+// Watches: who is told about which change (docs/misc/xenstore.txt, WATCH; C xenstored's
+// tools/xenstore/xenstored_watch.c).
 //
 // * A change of P reaches a watch on W if P is W or below it on a component boundary; a watch
 //   on `/` sees everything, `@introduceDomain` and `@releaseDomain` included (cx's is_child()).

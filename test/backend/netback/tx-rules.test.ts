@@ -1,4 +1,4 @@
-// Netback's tx rules, one case each (xen-protocol.md §8.1): what is answered with an error,
+// Netback's tx rules, one case each (drivers/net/xen-netback/netback.c, xenvif_tx_build_gops): what is answered with an error,
 // what is fatal, and that a good multi-slot packet is gathered in order with one response per
 // slot (extras answered NETIF_RSP_NULL).
 

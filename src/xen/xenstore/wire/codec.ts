@@ -1,4 +1,4 @@
-// The xenstore wire format (xen-protocol.md §1.1, §1.2): a 16-byte little-endian header
+// The xenstore wire format (xen/include/public/io/xs_wire.h, struct xsd_sockmsg): a 16-byte little-endian header
 // (type, req_id, tx_id, len) and at most 4096 payload bytes. `encodeMessage` is a pure framer;
 // `FrameDecoder` turns a byte stream, cut anywhere, back into messages.
 //

@@ -1,4 +1,5 @@
-// One wire request onto one XsConnection, and its one reply (xen-protocol.md §1.2–§1.4).
+// One wire request onto one XsConnection, and its one reply (docs/misc/xenstore.txt, the
+// message types of xen/include/public/io/xs_wire.h).
 // Every request gets exactly one reply, whatever happens: the result, or an ERROR message whose
 // payload is the XsError code. req_id and tx_id are echoed in both.
 //

@@ -1,5 +1,5 @@
 // Each wire request onto an XsConnection: payload shapes, the order of checks, echoed ids and
-// the reply for every message type (xen-protocol.md §1.2–§1.4). No socket: handleRequest is pure.
+// the reply for every message type (docs/misc/xenstore.txt). No socket: handleRequest is pure.
 
 import { expect } from 'chai';
 import fc from 'fast-check';
