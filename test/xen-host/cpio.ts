@@ -1,6 +1,6 @@
 // A cpio archive in the kernel's initramfs format ("newc"), for the few files the harness adds
 // to the cached base images at boot (their /init). The kernel unpacks concatenated archives,
-// compressed or not, one after the other, so base.cpio.gz + this = an initramfs whose /init is
+// compressed or not, one after the other, so this + base.cpio.gz = an initramfs whose /init is
 // the checkout's. Format: Documentation/driver-api/early-userspace/buffer-format.rst.
 
 export interface CpioFile {

@@ -45,14 +45,12 @@ export class Lab {
     const t0 = Date.now();
     const files = machineFiles(mkdtempSync(join(tmpdir(), 'vifd-xen-host-')));
     mkdirSync(files.out);
-    // The cached bases with the checkout's own /init appended. The kernel unpacks both, but
-    // looks for the second archive's magic only at an offset that is a multiple of 4 (zeros
-    // before it are skipped).
-    const withInit = (base: string, init: string): Buffer => {
-      const gz = readFileSync(base);
-      return Buffer.concat([gz, Buffer.alloc((4 - (gz.length % 4)) % 4),
-        cpioNewc([{ name: 'init', mode: 0o755, data: readFileSync(join(HARNESS, init)) }])]);
-    };
+    // The checkout's own /init, then the cached base: the kernel unpacks one archive after
+    // the other (as Debian's early microcode + main initramfs). This order, not the reverse:
+    // libxenguest takes a domU ramdisk that starts with gzip's magic for one gzip stream and
+    // sizes its buffer from the file's last 4 bytes, which would then be the cpio's.
+    const withInit = (base: string, init: string): Buffer =>
+      Buffer.concat([cpioNewc([{ name: 'init', mode: 0o755, data: readFileSync(join(HARNESS, init)) }]), readFileSync(base)]);
     writeFileSync(files.dom0Initramfs, withInit(cache.dom0Base, 'dom0/init.sh'));
     writeFileSync(join(files.out, 'domU.cpio'), withInit(cache.domUBase, 'domu/init.sh'));
 

@@ -20,6 +20,7 @@ let shared: Promise<Lab> | null = null;
 export function sharedLab(): Promise<Lab> {
   shared ??= Lab.boot({
     xenstored: process.env['VIFD_XEN_HOST_XENSTORED'] === 'oxenstored' ? 'oxenstored' : 'xenstored',
+    ...(process.env['VIFD_XEN_HOST_CPU'] ? { cpu: process.env['VIFD_XEN_HOST_CPU'] } : {}),
     ...(process.env['VIFD_XEN_HOST_LOGS'] ? { keepLogsIn: process.env['VIFD_XEN_HOST_LOGS'] } : {}),
   });
   return shared;

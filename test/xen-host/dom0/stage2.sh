@@ -5,7 +5,9 @@
 # QEMU exit and reports this console's tail, instead of waiting on a dom0 that hangs.
 # Kernel command line: vifd.repo=<checkout> vifd.out=<writable share's path>
 #   vifd.cache=<scripts/xen-host-setup.sh's cache> [vifd.xenstored=xenstored|oxenstored]
-export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:/usr/lib/xen-4.17/bin
+# Xen's own directory first: /usr/sbin/xl is Debian's wrapper, which picks that directory by
+# reading /sys/hypervisor/version, and under TCG that read has come back empty once.
+export PATH=/usr/lib/xen-4.17/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export HOME=/root TERM=dumb LANG=C.UTF-8
 say() { echo "VIFD-DOM0: $* (uptime $(cut -d' ' -f1 /proc/uptime))"; }
 arg() { sed -n "s/.*$1=\([^ ]*\).*/\1/p" /proc/cmdline; }
