@@ -48,6 +48,7 @@ export type DatapathOps = {
   ringInfo: { args: VifRef; result: QueueInfo[] | null };
   setLink: { args: VifRef & { up: boolean }; result: void };
   setRate: { args: VifRef & { rate: TxRate }; result: void };
+  setMulticastControl: { args: VifRef & { on: boolean }; result: void };
   setConnected: { args: VifRef & { connected: boolean }; result: void };
   startCapture: { args: VifRef & { path: string; snaplen?: number }; result: void };
   stopCapture: { args: VifRef; result: number | null };

@@ -178,6 +178,10 @@ export class ThreadedVifDatapath implements VifDatapathControl {
     this.settle('setLink', { vif: this.vif, up });
   }
 
+  setMulticastControl(on: boolean): void {
+    this.settle('setMulticastControl', { vif: this.vif, on });
+  }
+
   setRate(rate: TxRate): void {
     this.settle('setRate', { vif: this.vif, rate });
   }

@@ -53,6 +53,7 @@ const handlers: SyncHandlers<DatapathOps> = {
   ringInfo: (a) => vifOf(a).datapath.ringInfo(),
   setLink: (a) => vifOf(a).datapath.setLink(a.up),
   setRate: (a) => vifOf(a).datapath.setRate(a.rate),
+  setMulticastControl: (a) => vifOf(a).datapath.setMulticastControl(a.on),
   setConnected: (a) => vifOf(a).datapath.setConnected(a.connected),
   startCapture: (a) => vifOf(a).datapath.startCapture(a.path, a.snaplen),
   stopCapture: (a) => vifOf(a).datapath.stopCapture(),

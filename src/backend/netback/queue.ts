@@ -32,6 +32,7 @@ import type { QueueResources } from './queue-resources.js';
 import type { RxFeatures } from './offload.js';
 import { describeRing, type RingInfo } from './ring-info.js';
 import { NetbackRx } from './rx.js';
+import type { MulticastList } from './mcast.js';
 import { type FatalHandler, NetbackTx, type TxDeliver, type TxZeroCopy } from './tx.js';
 import { TxCredit, type TxRate } from './tx-credit.js';
 
@@ -58,6 +59,8 @@ export interface QueueHooks {
   txSwept(): void;
   /** Plain one-slot frames go to the peer from the guest's page (see TxZeroCopy); null: copied. */
   zeroCopy: TxZeroCopy | null;
+  /** The vif's multicast list, shared by its queues. */
+  mcast: MulticastList;
   stats: VifCounters;
   log: Logger;
 }
@@ -102,7 +105,7 @@ export class NetbackQueue {
     this.txRing = BackRing.attach(new SharedRing(dp.attach(resources.txRing), TX_SLOT_SIZE));
     this.rxRing = BackRing.attach(new SharedRing(dp.attach(resources.rxRing), RX_SLOT_SIZE));
     this.tx = new NetbackTx(this.txRing, dp.grants, frontend, hooks.deliver, hooks.stats, hooks.log, hooks.fatal,
-      hooks.peerVnetHdr, hooks.zeroCopy);
+      hooks.peerVnetHdr, hooks.zeroCopy, hooks.mcast);
     this.credit = new TxCredit(() => this.serviceTx());
     this.credit.set(rate);
     this.tx.credit = this.credit;

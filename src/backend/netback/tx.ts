@@ -32,6 +32,7 @@ import { GrantCopyBatch } from '../../xen/grant-copy-batch.js';
 import { fillL4Checksum } from '../net/checksum.js';
 import type { VifCounters } from './counters.js';
 import { gsoHeaders, txVnetHdr, type GsoHeaders } from './offload.js';
+import { MulticastList } from './mcast.js';
 import type { TxCredit } from './tx-credit.js';
 import { MAX_SKB_SLOTS, parseTxPacket, type TxSlotRef } from './tx-parse.js';
 
@@ -54,8 +55,6 @@ export interface TxZeroCopy {
   flush(): void;
 }
 
-/** Netback's multicast list limit (XEN_NETBK_MCAST_MAX). */
-const MCAST_MAX = 64;
 /** Responses pushed at least this often within a sweep (netback's NAPI weight). */
 const RESPONSE_BATCH = 64;
 /**
@@ -70,7 +69,6 @@ const FRAMES_BYTES = 64 * 1024;
 const PENDING = 2;
 
 export class NetbackTx {
-  private readonly mcast = new Set<string>();
   /** Set once a fatal error is reported: the ring is never read again. */
   private dead = false;
   /** The private copy of the slot being looked at, reused from one request to the next. */
@@ -108,6 +106,8 @@ export class NetbackTx {
     /** The peer takes a virtio_net_hdr: blank checksums and GSO go out as they are. */
     private readonly peerVnetHdr = false,
     private readonly zeroCopy: TxZeroCopy | null = null,
+    /** The vif's multicast list, which the guest's MCAST_ADD / _DEL extras change (shared by its queues). */
+    private readonly mcast = new MulticastList(),
   ) {
     // Frames whose header says something (a blank checksum to finish or describe, a validated
     // one for the kernel) take the copying path; plain ones may go from where they lie.
@@ -333,14 +333,11 @@ export class NetbackTx {
   }
 
   private multicast(add: boolean, addr: Uint8Array): number {
-    const key = Array.from(addr, (b) => b.toString(16).padStart(2, '0')).join(':');
     if (!add) {
-      this.mcast.delete(key);
+      this.mcast.del(addr);
       return NETIF_RSP_OKAY;
     }
-    if (!this.mcast.has(key) && this.mcast.size >= MCAST_MAX) return this.guestError(0, 'Too many multicast addresses');
-    this.mcast.add(key);
-    return NETIF_RSP_OKAY;
+    return this.mcast.add(addr) ? NETIF_RSP_OKAY : this.guestError(0, 'Too many multicast addresses');
   }
 
   private die(reason: string, notify: boolean): boolean {

@@ -15,6 +15,7 @@ import type { VifCounters } from './counters.js';
 import type { RxFeatures } from './offload.js';
 import type { QueueResources } from './queue-resources.js';
 import { NetbackQueue, type QueueInfo } from './queue.js';
+import { MulticastList } from './mcast.js';
 import type { TxRate } from './tx-credit.js';
 
 export interface DatapathStart {
@@ -38,6 +39,8 @@ export interface VifDatapathControl {
   kick(): void;
   ringInfo(): QueueInfo[] | null;
   setLink(up: boolean): void;
+  /** The frontend's request-multicast-control changed. */
+  setMulticastControl(on: boolean): void;
   /** The backend's `rate` changed. */
   setRate(rate: TxRate): void;
   /** Whether the backend is Connected: frames for the guest are dropped otherwise. */
@@ -67,6 +70,8 @@ export class VifDatapath implements VifDatapathControl {
   private peerPaused = false;
   /** Queues a multi-queue rx batch has placed frames on, pushed at its last frame. */
   private readonly rxBatch = new Set<NetbackQueue>();
+  /** The guest's multicast groups, per vif (all its queues' extras), for one connection. */
+  private readonly mcast = new MulticastList();
   /**
    * idle ──start──► running ──(fatal guest error)──► disabled
    *  ▲                 │                                │
@@ -105,6 +110,7 @@ export class VifDatapath implements VifDatapathControl {
         rxWoken: () => this.maybeResumePeer(),
         txSwept: () => this.txSwept(),
         zeroCopy,
+        mcast: this.mcast,
         peerVnetHdr,
         rxFeatures: s.features,
         stats: this.stats,
@@ -120,6 +126,7 @@ export class VifDatapath implements VifDatapathControl {
     const queues = this.queues;
     this.state = 'idle';
     this.queues = [];
+    this.mcast.clear();
     this.rxBatch.clear();
     for (const q of queues) q.close();
     this.maybeResumePeer();
@@ -141,6 +148,10 @@ export class VifDatapath implements VifDatapathControl {
   /** While down, frames are dropped both ways (QEMU's link_down). */
   setLink(up: boolean): void {
     this.linkUp = up;
+  }
+
+  setMulticastControl(on: boolean): void {
+    this.mcast.control = on;
   }
 
   setRate(rate: TxRate): void {
@@ -204,7 +215,7 @@ export class VifDatapath implements VifDatapathControl {
    */
   private receive(frame: Uint8Array, hdr?: VirtioNetHdr, more = false): void {
     const queues = this.queues;
-    if (this.state !== 'running' || !this.linkUp || !this.connected) {
+    if (this.state !== 'running' || !this.linkUp || !this.connected || !this.mcast.accepts(frame)) {
       this.stats.rxDropped++;
       return;
     }

@@ -112,6 +112,9 @@ export class XenNetDevice extends XenDevice {
     // Both paths take multi-slot packets (tx: 1 + 18 slots, as netback; rx: with the
     // frontend's feature-sg). GSO and IPv6 checksum offload need a peer that can carry them.
     this.xs.write(`${this.backendPath}/feature-sg`, '1');
+    // Multicast control, changeable while connected, as netback offers it (netif.h).
+    this.xs.write(`${this.backendPath}/feature-multicast-control`, '1');
+    this.xs.write(`${this.backendPath}/feature-dynamic-multicast-control`, '1');
     if (this.peer?.vnetHdr) for (const key of OFFLOAD_FEATURES) this.xs.write(`${this.backendPath}/${key}`, '1');
     // Netback writes these two outside its feature transaction, best effort.
     this.maxQueues = Math.max(1, Math.floor(this.bus.maxQueues ?? defaultMaxQueues()));
@@ -172,13 +175,23 @@ export class XenNetDevice extends XenDevice {
     this.disabledReason = null;
     this.datapath!.start({ queues: this.held.map((h) => h.resources), rxNotify: cfg.rxNotify, features, rate: this.readRate() });
     // netback's credit watch: the toolstack may change the rate while the vif runs.
-    this.rateWatch ??= this.bus.watch(`${this.backendPath}/rate`, () => {
+    this.watches.push(this.bus.watch(`${this.backendPath}/rate`, () => {
       if (this.held.length > 0) this.datapath?.setRate(this.readRate());
-    });
+    }));
+    // And its multicast-control watch: the frontend may ask for filtering at any time.
+    this.watches.push(this.bus.watch(`${this.frontendPath}/request-multicast-control`, () => {
+      if (this.held.length > 0) this.datapath?.setMulticastControl(this.readUnsignedFlag(`${this.frontendPath}/request-multicast-control`));
+    }));
   }
 
-  /** While connected: the watch on the backend's `rate`. */
-  private rateWatch: string | null = null;
+  /** While connected: the watches on the backend's `rate` and the frontend's request-multicast-control. */
+  private watches: string[] = [];
+
+  /** xenbus_read_unsigned(...) != 0: a leading number that is not zero. */
+  private readUnsignedFlag(path: string): boolean {
+    const m = /^\s*\+?(\d+)/.exec(this.xs.readString(path) ?? '');
+    return m !== null && Number(m[1]) !== 0;
+  }
 
   /** The backend's `rate` ("bytes,usec"), as netback reads it; anything else is unlimited, with netback's warning. */
   private readRate(): TxRate {
@@ -188,10 +201,7 @@ export class XenNetDevice extends XenDevice {
   }
 
   protected disconnect(): void {
-    if (this.rateWatch !== null) {
-      this.bus.unwatch(this.rateWatch);
-      this.rateWatch = null;
-    }
+    for (const token of this.watches.splice(0)) this.bus.unwatch(token);
     const held = this.held;
     if (held.length === 0) return;
     this.held = [];

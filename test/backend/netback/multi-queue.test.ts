@@ -9,7 +9,10 @@ import type { FrameReceiver, NetClient } from '../../../src/backend/net/net-clie
 import { RX_STOP_AT, RX_STOP_BYTES } from '../../../src/backend/netback/queue.js';
 import { XenNetDevice } from '../../../src/backend/netback/xen-net-device.js';
 import { XenBus } from '../../../src/backend/xen-bus.js';
-import { RX_SLOT_SIZE, TX_SLOT_SIZE, readRxResponse, writeRxRequest } from '../../../src/protocol/netif.js';
+import {
+  NETIF_RSP_OKAY, NETTXF_extra_info, RX_SLOT_SIZE, TX_SLOT_SIZE, XEN_NETIF_EXTRA_TYPE_MCAST_ADD, XEN_NETIF_EXTRA_TYPE_MCAST_DEL,
+  readRxResponse, readTxResponse, writeRxRequest, writeTxRequest,
+} from '../../../src/protocol/netif.js';
 import { SharedRing } from '../../../src/protocol/ring.js';
 import { XenbusState } from '../../../src/protocol/xenbus.js';
 import type { Domain } from '../../../src/xen/emulated/domain.js';
@@ -41,6 +44,7 @@ class FakePeer implements NetClient {
 }
 
 interface HandQueue {
+  tx: SharedRing;
   rx: SharedRing;
   ports: number[];
   /** Posts `n` rx buffers; `notify` false leaves the backend to find them itself. */
@@ -75,7 +79,7 @@ class HandFrontend {
     }
     this.rxProd.set(rx.s, 0);
     return {
-      rx: rx.s, ports,
+      tx: tx.s, rx: rx.s, ports,
       postRx: (n, notify = true) => {
         let prod = this.rxProd.get(rx.s)!;
         for (let i = 0; i < n; i++, prod++) {
@@ -326,4 +330,53 @@ describe('the simulated netfront negotiating queues with the backend', function 
       await t.stop();
     }
   });
+
+  it('filters multicast for a guest that asks for multicast control, letting its subscribed groups and broadcast through', async () => {
+    const r = rig(1);
+    const q = r.fe.queue('', false);
+    expect(r.read(`${BE}/feature-multicast-control`)).to.equal('1');
+    expect(r.read(`${BE}/feature-dynamic-multicast-control`)).to.equal('1');
+    await r.connect({ 'request-rx-copy': '1', 'feature-rx-notify': '1', 'request-multicast-control': '1' });
+    await eventually(() => r.dev.backendState === XenbusState.Connected, 'the backend to connect');
+    q.postRx(32);
+    const mdns = [0x01, 0x00, 0x5e, 0x00, 0x00, 0xfb];
+    const to = (dest: number[]): Uint8Array => {
+      const f = udpFrame(4000);
+      f.set(dest, 0);
+      return f;
+    };
+    const delivered = async (dest: number[]): Promise<boolean> => {
+      const before = r.dev.stats.rxPackets;
+      r.peer.receiver!(to(dest));
+      await new Promise((res) => setImmediate(res));
+      return r.dev.stats.rxPackets === before + 1;
+    };
+    // The watch on request-multicast-control has fired once connected.
+    await eventuallyValue(async () => !(await delivered(mdns)), 2000, 'multicast filtered');
+    expect(await delivered([0xff, 0xff, 0xff, 0xff, 0xff, 0xff]), 'broadcast').to.equal(true);
+    expect(await delivered([0, 0x16, 0x3e, 0, 0, 2]), 'unicast').to.equal(true);
+    // A dummy request with an MCAST_ADD extra subscribes; an MCAST_DEL one unsubscribes.
+    let prod = 0;
+    const mcastRequest = async (type: number): Promise<void> => {
+      writeTxRequest(q.tx.view, q.tx.slotOffset(prod), { gref: 0, offset: 0, flags: NETTXF_extra_info, id: prod, size: 0 });
+      const at = q.tx.slotOffset(prod + 1);
+      q.tx.view.setUint8(at, type);
+      q.tx.view.setUint8(at + 1, 0);
+      for (let i = 0; i < 6; i++) q.tx.view.setUint8(at + 2 + i, mdns[i]!);
+      prod += 2;
+      q.tx.reqProd = prod;
+      r.platform.channels.send(1, q.ports[0]!);
+      await eventually(() => q.tx.rspProd === prod, 'the request answered');
+      expect(readTxResponse(q.tx.view, q.tx.slotOffset(prod - 2)).status).to.equal(NETIF_RSP_OKAY);
+    };
+    await mcastRequest(XEN_NETIF_EXTRA_TYPE_MCAST_ADD);
+    expect(await delivered(mdns), 'a subscribed group').to.equal(true);
+    expect(await delivered([0x01, 0x00, 0x5e, 0x00, 0x00, 0x01]), 'another group').to.equal(false);
+    await mcastRequest(XEN_NETIF_EXTRA_TYPE_MCAST_DEL);
+    expect(await delivered(mdns), 'unsubscribed').to.equal(false);
+    // Control off again: every multicast frame passes.
+    r.fe.xs.write(`${FE}/request-multicast-control`, '0');
+    await eventuallyValue(() => delivered(mdns), 2000, 'multicast no longer filtered');
+  });
 });
+

@@ -5,6 +5,7 @@
 import { expect } from 'chai';
 import { Logger } from '../../../src/common/log.js';
 import { newCounters } from '../../../src/backend/netback/counters.js';
+import { MulticastList } from '../../../src/backend/netback/mcast.js';
 import { NO_RX_FEATURES } from '../../../src/backend/netback/offload.js';
 import { acquireQueue } from '../../../src/backend/netback/queue-resources.js';
 import { NetbackQueue, TX_BUDGET } from '../../../src/backend/netback/queue.js';
@@ -52,7 +53,7 @@ describe('netback\'s tx work budget', () => {
       fatal: (m) => { throw new Error(m); },
       peerVnetHdr: false, rxFeatures: NO_RX_FEATURES, rxWoken: () => undefined,
       txSwept: () => { if (inSweep > 0) perSweep.push(inSweep); inSweep = 0; },
-      zeroCopy: null, stats: newCounters(), log: new Logger('test'),
+      zeroCopy: null, mcast: new MulticastList(), stats: newCounters(), log: new Logger('test'),
     }, UNLIMITED);
     refill();
     let deliveredWhenTheLoopRan = -1;
