@@ -1,7 +1,7 @@
 // Network namespaces a test creates for itself, so taps and addresses never touch the host's
 // own interfaces. Every namespace is deleted again, even when the test fails.
 
-import { execFileSync, spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { execFileSync, spawn, spawnSync, type ChildProcess, type SpawnOptions, type SpawnSyncReturns } from 'node:child_process';
 
 let counter = 0;
 
@@ -19,6 +19,18 @@ export class NetNs {
   /** Runs a command inside the namespace; returns stdout, throws with stderr on failure. */
   exec(cmd: string, args: string[], opts: { timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): string {
     return execFileSync('ip', ['netns', 'exec', this.name, cmd, ...args], {
+      encoding: 'utf8', timeout: opts.timeoutMs ?? 20000, stdio: ['ignore', 'pipe', 'pipe'],
+      ...(opts.env ? { env: { ...process.env, ...opts.env } } : {}),
+    });
+  }
+
+  /**
+   * Runs a command inside the namespace and says how it ended, never throwing: its status or
+   * signal, its stdout and stderr, and `error` when it could not run or outlived `timeoutMs`
+   * (then killed with SIGTERM, `error.code` ETIMEDOUT).
+   */
+  run(cmd: string, args: string[], opts: { timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): SpawnSyncReturns<string> {
+    return spawnSync('ip', ['netns', 'exec', this.name, cmd, ...args], {
       encoding: 'utf8', timeout: opts.timeoutMs ?? 20000, stdio: ['ignore', 'pipe', 'pipe'],
       ...(opts.env ? { env: { ...process.env, ...opts.env } } : {}),
     });
