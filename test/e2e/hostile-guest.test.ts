@@ -3,7 +3,7 @@
 // event, carrier off, xenstore state untouched), and the second vif's tap passes every ping.
 
 import { expect } from 'chai';
-import { resolve } from 'node:path';
+import { runFixtureSteps } from '../helpers/fixture-steps.js';
 import { NetNs } from '../helpers/netns.js';
 
 describe('e2e: a hostile guest disables only its own vif', function () {
@@ -14,27 +14,27 @@ describe('e2e: a hostile guest disables only its own vif', function () {
   after(() => ns?.destroy());
 
   it('answers abuse with errors, disables the vif on an invalid extra type, and the other vif loses nothing', () => {
-    const out = ns.exec(process.execPath, [resolve('dist/test/fixtures/hostile-guest.js')], { timeoutMs: 45000 });
-    const r = JSON.parse(out.trim().split('\n').pop()!) as Record<string, any>;
-    if (process.env['VIFD_TEST_VERBOSE']) process.stderr.write(`${JSON.stringify(r)}\n`);
-    expect(r['warm']).to.equal(1);
-    expect(r['injected']).to.be.greaterThan(1000);
+    const steps = runFixtureSteps(ns, 'hostile-guest', [], { timeoutMs: 45000 });
+    steps.expect('ping the namespace from good').to.equal(1);
+    const abuse = 'abuse bad with malformed requests';
+    steps.expect(abuse, 'injected').to.be.greaterThan(1000);
     // Random grefs that happen to name a page the guest granted are legitimate packets (0).
-    expect(Object.keys(r['statuses']).sort()).to.deep.equal(['-1', '0']);
-    expect(r['statuses']['-1']).to.be.greaterThan(1000);
-    expect(r['beforeFatal']).to.deep.equal({ disabled: null });
-    expect(r['event']).to.deep.equal({ device: 'bad', path: '/machine/peripheral/bad', vif: 'vif1.0', reason: 'Invalid extra type: 7' });
-    expect(r['disabled']).to.equal('Invalid extra type: 7');
-    expect(r['errorNode']).to.equal('22 fatal error; disabling device: Invalid extra type: 7');
-    expect(r['backendState']).to.equal('4');
-    expect(r['carrier']).to.equal('0');
-    expect(r['goodCarrier']).to.equal('1');
-    expect(r['ringInfo']).to.include({ vif: 'vif1.0', connected: true, disabled: 'Invalid extra type: 7' });
-    expect(r['ringInfo'].tx['nr-ents']).to.equal(256);
-    expect(r['kick']).to.deep.equal({ kicked: false });
-    expect(r['goodRing']).to.include({ vif: 'vif1.1', connected: true, disabled: '' });
-    expect(r['goodRing'].rx['nr-ents']).to.equal(256);
-    expect(r['pingSummary']).to.deep.equal([200, 200]);
-    expect(r['guestPingReceived']).to.equal(5);
+    expect(Object.keys(steps.value(abuse)['statuses']).sort(), `${abuse} (statuses)`).to.deep.equal(['-1', '0']);
+    steps.expect(abuse, 'statuses', '-1').to.be.greaterThan(1000);
+    steps.expect('read bad before the fatal request').to.deep.equal({ disabled: null });
+    steps.expect('send bad an invalid extra type')
+      .to.deep.equal({ device: 'bad', path: '/machine/peripheral/bad', vif: 'vif1.0', reason: 'Invalid extra type: 7' });
+    steps.expect('read bad\'s backend', 'disabled').to.equal('Invalid extra type: 7');
+    steps.expect('read bad\'s error node').to.equal('22 fatal error; disabling device: Invalid extra type: 7');
+    steps.expect('read bad\'s backend state').to.equal('4');
+    steps.expect('read the taps\' carriers', 'bad').to.equal('0');
+    steps.expect('read the taps\' carriers', 'good').to.equal('1');
+    steps.expect('query bad\'s ring').to.include({ vif: 'vif1.0', connected: true, disabled: 'Invalid extra type: 7' });
+    steps.expect('query bad\'s ring', 'tx', 'nr-ents').to.equal(256);
+    steps.expect('kick bad').to.deep.equal({ kicked: false });
+    steps.expect('query good\'s ring').to.include({ vif: 'vif1.1', connected: true, disabled: '' });
+    steps.expect('query good\'s ring', 'rx', 'nr-ents').to.equal(256);
+    steps.expect('ping good from the namespace throughout').to.deep.equal([200, 200]);
+    steps.expect('ping the namespace from good again').to.equal(5);
   });
 });
