@@ -90,13 +90,13 @@ describe('e2e: the datapath on its own thread', function () {
 
   it('captures to a pcap file that tshark reads', () => {
     const file = join(dir, 'nic0.pcap');
-    const r = fixture('vif-capture', [file]);
-    expect(r['errors']['badPath']['desc']).to.match(/^Could not open capture file '.*no\/such\/dir\.pcap': ENOENT/);
+    const r = steps('vif-capture', [file]);
+    r.expect('capture into a missing directory', 'error', 'desc').to.match(/^Could not open capture file '.*no\/such\/dir\.pcap': ENOENT/);
     const lines = execFileSync('tshark', ['-r', file, '-T', 'fields', '-E', 'separator=,', '-e', 'frame.number', '-e', 'icmp.type'],
       { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).split('\n').filter(Boolean).map((l) => l.split(',')[1]);
     expect(lines.filter((t) => t === '8')).to.have.length(3);
     expect(lines.filter((t) => t === '0')).to.have.length(3);
-    expect(r['stop']).to.deep.equal({ frames: lines.length });
+    r.expect('stop capturing', 'return').to.deep.equal({ frames: lines.length });
   });
 
   it('holds an 800-frame burst back in the tap rather than dropping it', () => {

@@ -5,7 +5,8 @@ import { expect } from 'chai';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
+import { runFixtureSteps } from '../helpers/fixture-steps.js';
 import { NetNs } from '../helpers/netns.js';
 
 describe('e2e: a vif captured to a pcap file over QMP', function () {
@@ -24,14 +25,17 @@ describe('e2e: a vif captured to a pcap file over QMP', function () {
 
   it('writes a pcap that tshark reads, with the pings both ways and only while capturing', () => {
     const file = join(dir, 'nic0.pcap');
-    const out = ns.exec(process.execPath, [resolve('dist/test/fixtures/vif-capture.js'), file], { timeoutMs: 40000 });
-    const r = JSON.parse(out.trim().split('\n').pop()!) as Record<string, any>;
-    expect(r['pingReceived']).to.equal(true);
-    expect(r['start']).to.deep.equal({});
-    expect(r['errors']['stopIdle']).to.deep.equal({ class: 'GenericError', desc: "Device 'nic0' is not capturing" });
-    expect(r['errors']['noDevice']).to.deep.equal({ class: 'DeviceNotFound', desc: "Device 'nope' not found" });
-    expect(r['errors']['badPath']['desc']).to.match(/^Could not open capture file '.*no\/such\/dir\.pcap': ENOENT/);
-    expect(r['errors']['twice']).to.deep.equal({ class: 'GenericError', desc: `Device 'nic0' is already capturing to '${file}'` });
+    const steps = runFixtureSteps(ns, 'vif-capture', [file], { timeoutMs: 40000 });
+    steps.expect('ping the guest while capturing').to.equal(true);
+    steps.expect('start capturing', 'return').to.deep.equal({});
+    steps.expect('stop a capture that never started', 'error')
+      .to.deep.equal({ class: 'GenericError', desc: "Device 'nic0' is not capturing" });
+    steps.expect('capture a device that does not exist', 'error')
+      .to.deep.equal({ class: 'DeviceNotFound', desc: "Device 'nope' not found" });
+    steps.expect('capture into a missing directory', 'error', 'desc')
+      .to.match(/^Could not open capture file '.*no\/such\/dir\.pcap': ENOENT/);
+    steps.expect('start capturing again', 'error')
+      .to.deep.equal({ class: 'GenericError', desc: `Device 'nic0' is already capturing to '${file}'` });
 
     const fields = execFileSync('tshark', ['-r', file, '-T', 'fields', '-E', 'separator=,',
       '-e', 'frame.len', '-e', 'eth.src', '-e', 'eth.dst', '-e', 'ip.src', '-e', 'ip.dst', '-e', 'icmp.type'],
@@ -41,7 +45,7 @@ describe('e2e: a vif captured to a pcap file over QMP', function () {
     expect(requests).to.have.length(3);
     expect(replies).to.have.length(3);
     for (const f of replies) expect(f[1]).to.equal('00:16:3e:00:00:20');
-    expect(r['stop']).to.deep.equal({ frames: fields.length });
+    steps.expect('stop capturing', 'return').to.deep.equal({ frames: fields.length });
     // tshark finds the file well formed: no "appears to have been cut short" complaint.
     const info = execFileSync('capinfos', ['-c', '-E', file], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
     expect(info).to.match(/Number of packets:\s+\d+/);
