@@ -100,10 +100,10 @@ describe('e2e: the datapath on its own thread', function () {
   });
 
   it('holds an 800-frame burst back in the tap rather than dropping it', () => {
-    const r = fixture('rx-burst', [800]);
-    expect(r['whileSlow']).to.include({ stopped: true });
-    expect(r['received']).to.equal(800);
-    expect(r['backendRxDropped']).to.equal(0);
+    const r = steps('rx-burst', [800]);
+    r.expect('send 800 datagrams to the quiet guest').to.include({ stopped: true });
+    r.expect('wake the guest', 'received').to.equal(800);
+    r.expect('wake the guest', 'backendRxDropped').to.equal(0);
   });
 
   it('runs with -datapath thread=on from the command line: hotplug, ping, unplug leaving nothing', async () => {

@@ -6,6 +6,7 @@
 
 import { expect } from 'chai';
 import { resolve } from 'node:path';
+import { runFixtureSteps } from '../helpers/fixture-steps.js';
 import { NetNs } from '../helpers/netns.js';
 
 describe('e2e: multi-queue vifs and rx back-pressure', function () {
@@ -71,11 +72,11 @@ describe('e2e: multi-queue vifs and rx back-pressure', function () {
   });
 
   it('loses nothing of an 800-frame burst towards a guest that stops servicing rx: the tap waits instead', () => {
-    const r = fixture('rx-burst', [800]);
-    expect(r['warm']).to.equal(1);
-    expect(r['whileSlow']).to.include({ stopped: true });
-    expect(r['received']).to.equal(800);
-    expect(r['backendRxDropped']).to.equal(0);
-    expect(r['tapDropped']).to.equal(0);
+    const r = runFixtureSteps(ns, 'rx-burst', [800], { timeoutMs: 100000 });
+    r.expect('ping the namespace from the guest').to.equal(1);
+    r.expect('send 800 datagrams to the quiet guest').to.include({ stopped: true });
+    r.expect('wake the guest', 'received').to.equal(800);
+    r.expect('wake the guest', 'backendRxDropped').to.equal(0);
+    r.expect('wake the guest', 'tapDropped').to.equal(0);
   });
 });
