@@ -48,7 +48,9 @@ export class Dom0 {
   constructor(private readonly control: ControlChannel) {
     control.onEvent((e) => {
       if (e['event'] !== 'exited' || typeof e['name'] !== 'string') return;
-      this.procs.get(e['name'])?.settle(typeof e['rc'] === 'number' ? e['rc'] : null);
+      // By pid too: the exit of a process stopped a moment ago can come after its successor started.
+      const proc = this.procs.get(e['name']);
+      if (proc && proc.pid === e['pid']) proc.settle(typeof e['rc'] === 'number' ? e['rc'] : null);
     });
   }
 

@@ -61,8 +61,15 @@ export class DomU {
       `name = "${opts.name}"`, 'type = "pv"', `kernel = "${host.vmlinux}"`, `ramdisk = "${host.ramdisk}"`,
       `extra = "${args}"`, `memory = ${opts.memoryMiB ?? 128}`, `vcpus = ${opts.vcpus ?? 1}`, 'on_crash = "preserve"', '',
     ].join('\n'));
-    await host.dom0.sh(['xl', 'create', cfg], { timeoutMs: 60000 });
-    const domid = Number((await host.dom0.sh(['xl', 'domid', opts.name], { timeoutMs: 10000 })).trim());
+    let domid: number;
+    try {
+      await host.dom0.sh(['xl', 'create', cfg], { timeoutMs: 60000 });
+      domid = Number((await host.dom0.sh(['xl', 'domid', opts.name], { timeoutMs: 10000 })).trim());
+    } catch (err) {
+      // xl may have got as far as making the domain: none is left behind.
+      await host.dom0.run(['xl', 'destroy', opts.name], { timeoutMs: 30000 }).catch(() => undefined);
+      throw err;
+    }
     const d = new DomU(host, opts.name, domid, consoleLog);
     try {
       await d.waitConsole(/VIFD-DOMU: xen-netfront loaded/, { timeoutMs: Math.max(deadline - Date.now(), 1000) });
