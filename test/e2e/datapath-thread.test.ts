@@ -65,16 +65,17 @@ describe('e2e: the datapath on its own thread', function () {
   });
 
   it('moves four TCP flows each way over two queues with GSO, every byte verified', () => {
-    const r = fixture('guest-tcp-mq', [2, 4, MiB, 44000]);
-    for (const s of r['toGuest']) expect(s).to.deep.equal({ received: MiB, hashMatches: true, closed: null });
-    expect(r['fromGuest']).to.deep.equal(Array(4).fill({ received: MiB, identical: true }));
-    expect(r['resets']).to.equal(0);
-    expect(r['netfront']['txGso']).to.be.greaterThan(0);
-    expect(r['netfront']['rxGso']).to.be.greaterThan(0);
-    for (const q of r['queues'] as Array<Record<string, any>>) {
-      expect(q['txResponses']).to.be.greaterThan(100);
-      expect(q['rxResponses']).to.be.greaterThan(100);
-    }
+    const r = steps('guest-tcp-mq', [2, 4, MiB, 44000]);
+    (r.value('check what the guest received') as unknown[]).forEach((_, i) =>
+      r.expect('check what the guest received', i).to.deep.equal({ received: MiB, hashMatches: true, closed: null }));
+    r.expect('check what the namespace received').to.deep.equal(Array(4).fill({ received: MiB, identical: true }));
+    r.expect('read the counters', 'resets').to.equal(0);
+    r.expect('read the counters', 'netfront', 'txGso').to.be.greaterThan(0);
+    r.expect('read the counters', 'netfront', 'rxGso').to.be.greaterThan(0);
+    (r.value('query the queues')['queues'] as unknown[]).forEach((_, i) => {
+      r.expect('query the queues', 'queues', i, 'txResponses').to.be.greaterThan(100);
+      r.expect('query the queues', 'queues', i, 'rxResponses').to.be.greaterThan(100);
+    });
   });
 
   it('disables only the hostile guest\'s vif; the other one passes every ping', () => {
