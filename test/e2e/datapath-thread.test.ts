@@ -10,7 +10,7 @@ import { expect } from 'chai';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { DATAPATH_THREAD_ENV } from '../fixtures/netns-app.js';
 import { type FixtureSteps, runFixtureSteps } from '../helpers/fixture-steps.js';
 import { NetNs } from '../helpers/netns.js';
@@ -33,35 +33,29 @@ describe('e2e: the datapath on its own thread', function () {
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  const fixture = (name: string, args: Array<string | number>, thread = true): Record<string, any> => {
-    const out = ns.exec(process.execPath, [resolve(`dist/test/fixtures/${name}.js`), ...args.map(String)],
-      { timeoutMs: 100000, env: { [DATAPATH_THREAD_ENV]: thread ? '1' : '0' } });
-    const r = JSON.parse(out.trim().split('\n').pop()!) as Record<string, any>;
-    if (process.env['VIFD_TEST_VERBOSE']) process.stderr.write(`${JSON.stringify(r)}\n`);
-    return r;
-  };
   const steps = (name: string, args: Array<string | number>, thread = true): FixtureSteps =>
     runFixtureSteps(ns, name, args, { timeoutMs: 100000, env: { [DATAPATH_THREAD_ENV]: thread ? '1' : '0' } });
 
   it('keeps placing frames for the guest while the main thread is blocked; a main-thread datapath does not', () => {
-    const threaded = fixture('datapath-thread', ['thread']);
-    expect(threaded['onDatapathThread']).to.equal(true);
-    expect(threaded['received']).to.equal(5);
-    expect(threaded['whileBlocked']).to.be.greaterThan(5);
-    const main = fixture('datapath-thread', ['main']);
-    expect(main['onDatapathThread']).to.equal(false);
-    expect(main['received']).to.equal(5);
-    expect(main['whileBlocked']).to.equal(0);
+    const threaded = steps('datapath-thread', ['thread']);
+    threaded.expect('see where the datapath ran').to.equal(true);
+    threaded.expect('ping the guest').to.equal(5);
+    threaded.expect('block the main thread during a ping flood').to.be.greaterThan(5);
+    const main = steps('datapath-thread', ['main']);
+    main.expect('see where the datapath ran').to.equal(false);
+    main.expect('ping the guest').to.equal(5);
+    main.expect('block the main thread during a ping flood').to.equal(0);
   });
 
   it('reports the datapath thread\'s counters and rings over QMP, and kicks them', () => {
-    const r = fixture('datapath-thread', ['thread']);
+    const r = steps('datapath-thread', ['thread']);
     // Counters written on the datapath thread, read on the main thread through shared memory.
-    expect(r['stats']['rx-packets']).to.be.within(...r['backendRxPackets'] as [number, number]).and.greaterThan(100);
-    expect(r['stats']['tx-packets']).to.be.greaterThan(100);
-    expect(r['ringQueues']).to.equal(1);
-    expect(r['rxRspProd']).to.be.within(...r['guestRxRspProd'] as [number, number]);
-    expect(r['kick']).to.deep.equal({ kicked: true });
+    r.expect('query the vifs', 'stats', 'rx-packets')
+      .to.be.within(...r.value('query the vifs')['backendRxPackets'] as [number, number]).and.greaterThan(100);
+    r.expect('query the vifs', 'stats', 'tx-packets').to.be.greaterThan(100);
+    r.expect('query nic0\'s ring', 'ringQueues').to.equal(1);
+    r.expect('query nic0\'s ring', 'rxRspProd').to.be.within(...r.value('query nic0\'s ring')['guestRxRspProd'] as [number, number]);
+    r.expect('kick nic0').to.deep.equal({ kicked: true });
   });
 
   it('moves four TCP flows each way over two queues with GSO, every byte verified', () => {
