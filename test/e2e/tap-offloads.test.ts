@@ -4,8 +4,7 @@
 // told (TUNSETOFFLOAD, seen with ethtool) to hand the tap checksum-offloaded and TSO frames only
 // while a guest that takes them is connected.
 
-import { expect } from 'chai';
-import { resolve } from 'node:path';
+import { runFixtureSteps } from '../helpers/fixture-steps.js';
 import { NetNs } from '../helpers/netns.js';
 
 describe('e2e: offloads follow the tap\'s vnet_hdr', function () {
@@ -16,17 +15,25 @@ describe('e2e: offloads follow the tap\'s vnet_hdr', function () {
   after(() => ns?.destroy());
 
   it('advertises GSO and IPv6 csum offload only with a virtio_net_hdr, and both taps pass pings', () => {
-    const out = ns.exec(process.execPath, [resolve('dist/test/fixtures/tap-offloads.js')], { timeoutMs: 45000 });
-    const r = JSON.parse(out.trim().split('\n').pop()!) as Record<string, any>;
+    const steps = runFixtureSteps(ns, 'tap-offloads', [], { timeoutMs: 45000 });
     const on = { 'tx-checksumming': 'on', 'tx-tcp-segmentation': 'on', 'tx-tcp6-segmentation': 'on' };
     const off = { 'tx-checksumming': 'off', 'tx-tcp-segmentation': 'off', 'tx-tcp6-segmentation': 'off' };
-    expect(r['plain0']).to.deep.equal({
-      features: { 'feature-sg': '1', 'feature-gso-tcpv4': null, 'feature-gso-tcpv6': null, 'feature-ipv6-csum-offload': null },
-      gso: false, pings: true, connected: off, unplugged: off,
-    });
-    expect(r['vnet1']).to.deep.equal({
-      features: { 'feature-sg': '1', 'feature-gso-tcpv4': '1', 'feature-gso-tcpv6': '1', 'feature-ipv6-csum-offload': '1' },
-      gso: true, pings: true, connected: on, unplugged: off,
-    });
+    const expected = {
+      plain0: {
+        features: { 'feature-sg': '1', 'feature-gso-tcpv4': null, 'feature-gso-tcpv6': null, 'feature-ipv6-csum-offload': null },
+        gso: false, pings: true, connected: off, unplugged: off,
+      },
+      vnet1: {
+        features: { 'feature-sg': '1', 'feature-gso-tcpv4': '1', 'feature-gso-tcpv6': '1', 'feature-ipv6-csum-offload': '1' },
+        gso: true, pings: true, connected: on, unplugged: off,
+      },
+    };
+    for (const [ifname, e] of Object.entries(expected)) {
+      steps.expect(`read ${ifname}'s offload keys`).to.deep.equal(e.features);
+      steps.expect(`ask whether the guest may use GSO on ${ifname}`).to.equal(e.gso);
+      steps.expect(`ping the guest through ${ifname}`).to.equal(e.pings);
+      steps.expect(`read ${ifname}'s offloads while connected`).to.deep.equal(e.connected);
+      steps.expect(`read ${ifname}'s offloads once unplugged`).to.deep.equal(e.unplugged);
+    }
   });
 });
