@@ -6,8 +6,7 @@
 // runs without GSO; and with frames lost both ways, both ends retransmit and the streams still
 // arrive whole. No run leaves a checksum or header error in the namespace's counters.
 
-import { expect } from 'chai';
-import { resolve } from 'node:path';
+import { type FixtureSteps, runFixtureSteps } from '../helpers/fixture-steps.js';
 import { NetNs } from '../helpers/netns.js';
 
 const MiB = 1024 * 1024;
@@ -15,19 +14,14 @@ const MiB = 1024 * 1024;
 describe('e2e: TCP and UDP between the namespace kernel and the guest', function () {
   this.timeout(120000);
   let ns: NetNs;
-  let gso: Record<string, any>;
+  let gso: FixtureSteps;
 
-  const run = (bytes: number, loss: number, mode: 'gso' | 'nogso'): Record<string, any> => {
-    const out = ns.exec(process.execPath, [resolve('dist/test/fixtures/guest-tcp.js'), String(bytes), String(loss), mode],
-      { timeoutMs: 100000 });
-    const r = JSON.parse(out.trim().split('\n').pop()!) as Record<string, any>;
-    if (process.env['VIFD_TEST_VERBOSE']) process.stderr.write(`${JSON.stringify(r)}\n`);
-    return r;
-  };
-  const noChecksumErrors = (r: Record<string, any>) => {
-    expect(r['badChecksums']).to.equal(0);
-    for (const [name, n] of Object.entries(r['snmp'] as Record<string, number>)) expect(n, name).to.equal(0);
-    expect(r['snmp']).to.have.property('TcpInCsumErrors');
+  const run = (bytes: number, loss: number, mode: 'gso' | 'nogso'): FixtureSteps =>
+    runFixtureSteps(ns, 'guest-tcp', [bytes, loss, mode], { timeoutMs: 100000 });
+  const noChecksumErrors = (r: FixtureSteps) => {
+    r.expect('read the counters', 'badChecksums').to.equal(0);
+    for (const name of Object.keys(r.value('read the counters')['snmp'])) r.expect('read the counters', 'snmp', name).to.equal(0);
+    r.expect('read the counters', 'snmp').to.have.property('TcpInCsumErrors');
   };
 
   before(() => {
@@ -37,52 +31,52 @@ describe('e2e: TCP and UDP between the namespace kernel and the guest', function
   after(() => ns?.destroy());
 
   it('transfers 4 MiB each way over TCP with every byte verified, and echoes UDP and TCP', () => {
-    expect(gso['udpEchoed']).to.equal(50);
-    expect(gso['tcpEchoed']).to.equal(true);
-    expect(gso['toGuest']).to.include({ received: 4 * MiB, hashMatches: true, closed: null });
-    expect(gso['fromGuest']).to.include({ received: 4 * MiB, identical: true, closed: null });
-    expect(gso['openConnections']).to.equal(0);
+    gso.expect('echo UDP datagrams').to.equal(50);
+    gso.expect('echo a stream over TCP').to.equal(true);
+    gso.expect('stream into the guest').to.include({ received: 4 * MiB, hashMatches: true, closed: null });
+    gso.expect('stream out of the guest').to.include({ received: 4 * MiB, identical: true, closed: null });
+    gso.expect('read the counters', 'openConnections').to.equal(0);
     noChecksumErrors(gso);
   });
 
   it('sends 64 KiB GSO frames from the guest that the namespace kernel accepts', () => {
-    expect(gso['netfront']['txGso']).to.be.greaterThan(0);
-    expect(gso['netfront']['txGsoMaxBytes']).to.be.greaterThan(60000).and.at.most(65535);
-    expect(gso['netfront']['txErrors']).to.equal(0);
-    expect(gso['fromGuest']).to.include({ identical: true, retransmits: 0 });
+    gso.expect('read the counters', 'netfront', 'txGso').to.be.greaterThan(0);
+    gso.expect('read the counters', 'netfront', 'txGsoMaxBytes').to.be.greaterThan(60000).and.at.most(65535);
+    gso.expect('read the counters', 'netfront', 'txErrors').to.equal(0);
+    gso.expect('stream out of the guest').to.include({ identical: true, retransmits: 0 });
     noChecksumErrors(gso);
   });
 
   it('receives the namespace kernel TCP through multi-slot rx packets with GSO extras', () => {
-    expect(gso['netfront']['rxGso']).to.be.greaterThan(0);
-    expect(gso['netfront']['rxMultiSlot']).to.be.greaterThan(0);
-    expect(gso['netfront']['rxErrors']).to.equal(0);
-    expect(gso['toGuest']).to.include({ hashMatches: true });
+    gso.expect('read the counters', 'netfront', 'rxGso').to.be.greaterThan(0);
+    gso.expect('read the counters', 'netfront', 'rxMultiSlot').to.be.greaterThan(0);
+    gso.expect('read the counters', 'netfront', 'rxErrors').to.equal(0);
+    gso.expect('stream into the guest').to.include({ hashMatches: true });
   });
 
   it('transfers 4 MiB each way without GSO, every segment MSS-sized and checksummed', () => {
     const r = run(4 * MiB, 0, 'nogso');
-    expect(r['toGuest']).to.include({ received: 4 * MiB, hashMatches: true, closed: null });
-    expect(r['fromGuest']).to.include({ received: 4 * MiB, identical: true, closed: null });
-    expect(r['netfront']).to.include({ rxGso: 0, rxMultiSlot: 0, txGso: 0, rxErrors: 0, txErrors: 0 });
+    r.expect('stream into the guest').to.include({ received: 4 * MiB, hashMatches: true, closed: null });
+    r.expect('stream out of the guest').to.include({ received: 4 * MiB, identical: true, closed: null });
+    r.expect('read the counters', 'netfront').to.include({ rxGso: 0, rxMultiSlot: 0, txGso: 0, rxErrors: 0, txErrors: 0 });
     noChecksumErrors(r);
   });
 
   it('completes 1 MiB each way when 2% of TCP frames are lost both ways, retransmitting', () => {
     // MSS-sized segments, so that 2% of them is a fair number of losses.
     const r = run(MiB, 0.02, 'nogso');
-    expect(r['toGuest']).to.include({ received: MiB, hashMatches: true, closed: null });
-    expect(r['fromGuest']).to.include({ received: MiB, identical: true, closed: null });
-    expect(r['fromGuest']['retransmits']).to.be.greaterThan(0);
-    expect(r['toGuest']['outOfOrder']).to.be.greaterThan(0);
+    r.expect('stream into the guest').to.include({ received: MiB, hashMatches: true, closed: null });
+    r.expect('stream out of the guest').to.include({ received: MiB, identical: true, closed: null });
+    r.expect('stream out of the guest', 'retransmits').to.be.greaterThan(0);
+    r.expect('stream into the guest', 'outOfOrder').to.be.greaterThan(0);
   });
 
   it('completes 1 MiB each way with GSO when 3% of TCP frames (up to 64 KiB each) are lost both ways', () => {
     // A lost frame may be a whole 64 KiB segment; with the guest SACKing, both ends resend only the holes.
     const r = run(MiB, 0.03, 'gso');
-    expect(r['toGuest']).to.include({ received: MiB, hashMatches: true, closed: null });
-    expect(r['fromGuest']).to.include({ received: MiB, identical: true, closed: null });
-    expect(r['netfront']['txGso']).to.be.greaterThan(0);
+    r.expect('stream into the guest').to.include({ received: MiB, hashMatches: true, closed: null });
+    r.expect('stream out of the guest').to.include({ received: MiB, identical: true, closed: null });
+    r.expect('read the counters', 'netfront', 'txGso').to.be.greaterThan(0);
     noChecksumErrors(r);
   });
 });
