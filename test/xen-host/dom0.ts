@@ -119,6 +119,11 @@ export class Dom0 {
     await this.sh(['xenstore-write', ...Object.entries(entries).flatMap(([k, v]) => [k, String(v)])], { timeoutMs: 10000 });
   }
 
+  /** Removes `path` and everything below it. */
+  async xenstoreRm(path: string): Promise<void> {
+    await this.sh(['xenstore-rm', path], { timeoutMs: 10000 });
+  }
+
   /** The names below `path` (xenstore-list), with the same retries as reads. */
   async xenstoreLs(path: string): Promise<string[]> {
     let last: RunResult | null = null;

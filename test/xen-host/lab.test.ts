@@ -65,10 +65,16 @@ describeXen('xen-host lab: real Xen 4.17, a PV dom0 in QEMU, real PV domUs', fun
     expect(slow.timedOut, 'a command past its limit is killed').to.equal(true);
   });
 
-  it('answers `xl info` with Xen 4.17', async () => {
+  it('answers `xl info` with Xen 4.17, and its xenstore answers too', async () => {
     const info = await lab.dom0.sh('xl info');
     expect(info).to.match(/xen_version\s+: 4\.17/);
     expect(await lab.dom0.xenstoreRead('/local/domain/0/name')).to.equal('Domain-0');
+    await lab.dom0.xenstoreWrite({ '/vifd-smoke/a': 1, '/vifd-smoke/b/c': 'two words' });
+    expect(await lab.dom0.xenstoreLs('/vifd-smoke')).to.deep.equal(['a', 'b']);
+    expect(await lab.dom0.xenstoreTree('/vifd-smoke')).to.deep.equal(new Map([
+      ['/vifd-smoke/a', '1'], ['/vifd-smoke/b', ''], ['/vifd-smoke/b/c', 'two words'],
+    ]));
+    await lab.dom0.xenstoreRm('/vifd-smoke');
   });
 
   it('creates two PV domUs at once, without a vif, netfront loaded with the parameters asked for', async () => {
@@ -104,6 +110,8 @@ describeXen('xen-host lab: real Xen 4.17, a PV dom0 in QEMU, real PV domUs', fun
     qmp = await vifdQmp(vifd, bridge);
     expect(qmp.greeting, 'greeting').to.have.nested.property('QMP.version.package').that.matches(/^vifd /);
     expect(await qmp.execute('query-status')).to.deep.equal({ return: { status: 'running', running: true } });
+    const maps = await lab.dom0.procMaps(vifd.proc.pid);
+    expect(maps.some((m) => /\/node$/.test(m.path) && m.perms.includes('x')), 'node mapped in vifd\'s maps').to.equal(true);
     expect(await qmp.execute('quit')).to.deep.equal({ return: {} });
     expect(await qmp.waitEvent('SHUTDOWN')).to.have.nested.property('data.reason', 'host-qmp-quit');
     await qmp.waitClosed(10000);

@@ -34,9 +34,13 @@ export class Lab {
   private readonly domUs = new Set<DomU>();
   private readonly bridges = new Map<string, QmpBridge>();
   private poweredOff = false;
+  /** A run that ends without powerOff() (mocha --exit, a signal) still leaves no directory. */
+  private readonly removeOnExit = (): void => rmSync(this.dir, { recursive: true, force: true });
 
   private constructor(readonly machine: Machine, readonly control: ControlChannel, readonly dom0: Dom0,
-    readonly cache: XenHostCache, readonly timings: LabTimings, private readonly opts: LabOptions) {}
+    readonly cache: XenHostCache, readonly timings: LabTimings, private readonly opts: LabOptions) {
+    process.on('exit', this.removeOnExit);
+  }
 
   /** Boots; rejects (QEMU killed, directory gone) with the console's tail if dom0 does not come up. */
   static async boot(opts: LabOptions = {}): Promise<Lab> {
@@ -125,7 +129,8 @@ export class Lab {
     this.control.close();
     await this.machine.stop();
     if (this.opts.keepLogsIn) this.keepLogs(this.opts.keepLogsIn);
-    rmSync(this.dir, { recursive: true, force: true });
+    process.off('exit', this.removeOnExit);
+    this.removeOnExit();
   }
 
   private keepLogs(to: string): void {
