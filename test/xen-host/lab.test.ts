@@ -5,7 +5,7 @@
 // each thing took.
 
 import { expect } from 'chai';
-import type { QmpClient } from '../../src/qmp/client.js';
+import { QmpClient } from '../../src/qmp/client.js';
 import type { DomU } from './domu.js';
 import type { Lab } from './lab.js';
 import { connectQmp, type QmpBridge } from './qmp-bridge.js';
@@ -105,8 +105,11 @@ describeXen('xen-host lab: real Xen 4.17, a PV dom0 in QEMU, real PV domUs', fun
   });
 
   it('brings vifd\'s QMP greeting from dom0 to the host through the bridge, replies and events included', async () => {
-    vifd = await start('vifd start in dom0');
     bridge = await lab.qmpBridge(QMP_PATH);
+    const early = await QmpClient.connect(bridge.path).then(() => 'a session', (err: Error) => err.message);
+    expect(early, 'before vifd listens, a connection is closed at once').to.equal('connection closed before a reply');
+    expect(bridge.lastError).to.match(/No such file or directory/);
+    vifd = await start('vifd start in dom0');
     qmp = await vifdQmp(vifd, bridge);
     expect(qmp.greeting, 'greeting').to.have.nested.property('QMP.version.package').that.matches(/^vifd /);
     expect(await qmp.execute('query-status')).to.deep.equal({ return: { status: 'running', running: true } });

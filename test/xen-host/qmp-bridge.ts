@@ -20,7 +20,7 @@
 
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { QmpClient } from '../../src/qmp/client.js';
-import type { ControlChannel } from './control.js';
+import { field, type ControlChannel } from './control.js';
 import { sleep } from './dom0.js';
 
 interface Connection {
@@ -32,6 +32,8 @@ interface Connection {
   sent: number;
   /** Settles when dom0's side is connected, or rejects with why it could not be. */
   opened: Promise<void>;
+  /** The agent's name for it, once opened. */
+  serial: number | null;
   ended: Promise<void>;
   finish: () => void;
 }
@@ -43,15 +45,19 @@ export class QmpBridge {
   /** Settles when the last connection's teardown is over; the next one waits for it. */
   private idle: Promise<void> = Promise.resolve();
   private closed = false;
+  private readonly closedEarly = new Map<number, number>();
   private readonly offEvents: () => void;
 
   private constructor(private readonly control: ControlChannel, readonly port: string, private readonly chardevPath: string,
     readonly path: string, readonly dom0Path: string, private readonly server: Server, private readonly onClosed: () => void) {
     server.on('connection', (client) => void this.accept(client));
     this.offEvents = control.onEvent((e) => {
-      if (e['event'] === 'bridge-closed' && e['port'] === port && this.conn) {
-        void this.dom0Closed(this.conn, typeof e['sent'] === 'number' ? e['sent'] : 0);
-      }
+      if (e['event'] !== 'bridge-closed' || e['port'] !== port || typeof e['conn'] !== 'number') return;
+      const sent = typeof e['sent'] === 'number' ? e['sent'] : 0;
+      // The report can be read before the reply that opened its connection has been seen
+      // through (both may come in one chunk): kept until then.
+      if (this.conn?.serial === e['conn']) void this.dom0Closed(this.conn, sent);
+      else this.closedEarly.set(e['conn'], sent);
     });
   }
 
@@ -76,15 +82,17 @@ export class QmpBridge {
     let finish!: () => void;
     const ended = new Promise<void>((r) => { finish = r; });
     const previous = this.idle;
+    let serial = 0;
     const opened = (async () => {
       await previous;
       await new Promise<void>((resolve, reject) => {
         chardev.once('connect', resolve);
         chardev.once('error', reject);
       });
-      await this.control.request('bridge-open', { port: this.port, path: this.dom0Path, timeout: 5 }, 15000);
+      const reply = await this.control.request('bridge-open', { port: this.port, path: this.dom0Path, timeout: 5 }, 15000);
+      serial = field(reply, 'conn', 'number');
     })();
-    const conn: Connection = { client, chardev, received: 0, sent: 0, opened, ended, finish };
+    const conn: Connection = { client, chardev, received: 0, sent: 0, opened, serial: null, ended, finish };
     this.conn = conn;
     this.idle = ended;
     client.on('error', () => undefined);
@@ -92,6 +100,7 @@ export class QmpBridge {
     client.once('close', () => void this.hostClosed(conn));
     try {
       await opened;
+      conn.serial = serial;
       this.lastError = null;
     } catch (err) {
       this.lastError = (err as Error).message;
@@ -104,6 +113,9 @@ export class QmpBridge {
     chardev.on('data', (d: Buffer) => { conn.received += d.length; client.write(d); });
     client.on('data', (d: Buffer) => { conn.sent += d.length; chardev.write(d); });
     client.resume();
+    const early = this.closedEarly.get(serial);
+    this.closedEarly.clear();
+    if (early !== undefined) void this.dom0Closed(conn, early);
   }
 
   private async hostClosed(conn: Connection): Promise<void> {

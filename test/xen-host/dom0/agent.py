@@ -100,7 +100,8 @@ class Bridge:
                                         socket (2 s at most), we close it; its thread ends
                                         quietly
         dom0 side closes            ->  sock_to_port sends bridge-closed with the bytes it
-                                        sent; the host closes its client once they arrived
+                                        sent and the connection's serial (bridge-open's
+                                        reply); the host closes its client once they arrived
     """
 
     def __init__(self, agent, port):
@@ -110,6 +111,7 @@ class Bridge:
         self.lock = threading.Lock()
         self.sock = None
         self.received = 0  # port -> socket, this connection
+        self.serial = 0  # names the connection in replies and events
         threading.Thread(target=self.port_to_sock, daemon=True).start()
 
     def host_connected(self):
@@ -143,8 +145,10 @@ class Bridge:
                 raise RuntimeError(f'connect {path}: {e.strerror or e}') from None
             s.settimeout(None)
             self.received = 0
+            self.serial += 1
             self.sock = s
-            threading.Thread(target=self.sock_to_port, args=(s,), daemon=True).start()
+            threading.Thread(target=self.sock_to_port, args=(s, self.serial), daemon=True).start()
+            return self.serial
 
     def close(self, received):
         deadline = time.monotonic() + 2
@@ -183,7 +187,7 @@ class Bridge:
             except OSError:
                 pass  # sock_to_port sees the same end and reports it
 
-    def sock_to_port(self, s):
+    def sock_to_port(self, s, serial):
         p = select.poll()
         p.register(self.fd, select.POLLOUT)
         reason = 'dom0 side closed'
@@ -208,7 +212,7 @@ class Bridge:
             if self.sock is not s:
                 return  # closed on the host's request: nothing to report
             self.close_locked()
-        self.agent.channel.send({'event': 'bridge-closed', 'port': self.port, 'reason': reason, 'sent': sent})
+        self.agent.channel.send({'event': 'bridge-closed', 'port': self.port, 'conn': serial, 'reason': reason, 'sent': sent})
 
 
 class Agent:
@@ -327,8 +331,7 @@ class Agent:
             bridge = self.bridges.get(port)
             if bridge is None:
                 bridge = self.bridges[port] = Bridge(self, port)
-        bridge.open(req['path'], float(req.get('timeout', 5)))
-        return {}
+        return {'conn': bridge.open(req['path'], float(req.get('timeout', 5)))}
 
     def op_bridge_close(self, req):
         with self.lock:
