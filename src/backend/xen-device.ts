@@ -114,8 +114,12 @@ export abstract class XenDevice {
     return true;
   }
 
-  /** Device-specific realize: keys beyond the generic ones (QEMU's XenDeviceClass.realize). */
-  protected abstract realizeDevice(): void;
+  /**
+   * Device-specific realize: keys beyond the generic ones (QEMU's XenDeviceClass.realize),
+   * written in `tx`, the transaction that makes both directories. It may run more than once
+   * (a transaction that conflicts is run again), so it only writes.
+   */
+  protected abstract realizeDevice(tx: number): void;
   /** Called when the frontend is Connected; throws with the reason (ConnectFatal: xenbus_dev_fatal) on failure. */
   protected abstract connect(): void;
   /** Idempotent: tears down whatever connect() set up. */
@@ -133,15 +137,19 @@ export abstract class XenDevice {
   }
 
   /**
-   * Creates both directories and their keys, then InitWait. On any failure everything written
-   * so far is removed again, so nothing half-made stays in xenstore.
+   * Creates both directories and every key in one transaction (as netback writes its features
+   * in one: the frontend sees the backend whole, and a dom0 under load pays one round trip per
+   * key only once), then InitWait. On any failure everything written so far is removed again,
+   * so nothing half-made stays in xenstore.
    */
   realize(opts: { toolstackCreated?: boolean } = {}): void {
     try {
-      if (opts.toolstackCreated) this.completeToolstackBackend();
-      else this.createBackendDirectory();
-      this.createFrontendDirectory();
-      this.realizeDevice();
+      withTransaction(this.xs, (tx) => {
+        if (opts.toolstackCreated) this.completeToolstackBackend(tx);
+        else this.createBackendDirectory(tx);
+        this.createFrontendDirectory(tx);
+        this.realizeDevice(tx);
+      });
       this.online = true;
       this.watch(`${this.frontendPath}/state`, () => this.frontendChanged());
       this.watch(`${this.backendPath}/state`, () => this.backendChanged());
@@ -221,17 +229,15 @@ export abstract class XenDevice {
     for (const fn of this.destroyListeners) fn(this);
   }
 
-  private createBackendDirectory(): void {
+  private createBackendDirectory(tx: number): void {
     const { backendDomid, frontendId } = this.address;
-    withTransaction(this.xs, (tx) => {
-      if (exists(this.xs, this.backendPath, tx)) this.xs.rm(this.backendPath, tx);
-      this.xs.mkdir(this.backendPath, tx);
-      this.xs.setPerms(this.backendPath, [`n${backendDomid}`, `r${frontendId}`], tx);
-      this.xs.write(`${this.backendPath}/frontend`, this.frontendPath, tx);
-      this.xs.write(`${this.backendPath}/frontend-id`, String(frontendId), tx);
-      this.xs.write(`${this.backendPath}/online`, '1', tx);
-      this.xs.write(`${this.backendPath}/hotplug-status`, 'connected', tx);
-    });
+    if (exists(this.xs, this.backendPath, tx)) this.xs.rm(this.backendPath, tx);
+    this.xs.mkdir(this.backendPath, tx);
+    this.xs.setPerms(this.backendPath, [`n${backendDomid}`, `r${frontendId}`], tx);
+    this.xs.write(`${this.backendPath}/frontend`, this.frontendPath, tx);
+    this.xs.write(`${this.backendPath}/frontend-id`, String(frontendId), tx);
+    this.xs.write(`${this.backendPath}/online`, '1', tx);
+    this.xs.write(`${this.backendPath}/hotplug-status`, 'connected', tx);
   }
 
   /**
@@ -241,35 +247,31 @@ export abstract class XenDevice {
    * alone inherit dom0's private `n0`, so those (and only those) get `[n<be>, r<fe>]`, the list
    * QEMU's realize gives the directory.
    */
-  private completeToolstackBackend(): void {
+  private completeToolstackBackend(tx: number): void {
     const { backendDomid, frontendId } = this.address;
     const privateToBackend = `n${backendDomid}`;
-    withTransaction(this.xs, (tx) => {
-      const nodes = [this.backendPath, ...this.xs.directory(this.backendPath, tx).map((k) => `${this.backendPath}/${k}`)];
-      for (const node of nodes) {
-        const perms = this.xs.getPerms(node, tx);
-        if (perms.length === 1 && perms[0] === privateToBackend) this.xs.setPerms(node, [privateToBackend, `r${frontendId}`], tx);
-      }
-      if (this.xs.readString(`${this.backendPath}/frontend`, tx) === undefined) {
-        this.xs.write(`${this.backendPath}/frontend`, this.frontendPath, tx);
-      }
-      if (this.xs.readString(`${this.backendPath}/frontend-id`, tx) === undefined) {
-        this.xs.write(`${this.backendPath}/frontend-id`, String(frontendId), tx);
-      }
-    });
+    const nodes = [this.backendPath, ...this.xs.directory(this.backendPath, tx).map((k) => `${this.backendPath}/${k}`)];
+    for (const node of nodes) {
+      const perms = this.xs.getPerms(node, tx);
+      if (perms.length === 1 && perms[0] === privateToBackend) this.xs.setPerms(node, [privateToBackend, `r${frontendId}`], tx);
+    }
+    if (this.xs.readString(`${this.backendPath}/frontend`, tx) === undefined) {
+      this.xs.write(`${this.backendPath}/frontend`, this.frontendPath, tx);
+    }
+    if (this.xs.readString(`${this.backendPath}/frontend-id`, tx) === undefined) {
+      this.xs.write(`${this.backendPath}/frontend-id`, String(frontendId), tx);
+    }
   }
 
   /** A toolstack may have made the frontend directory already; it is kept as it is then. */
-  private createFrontendDirectory(): void {
+  private createFrontendDirectory(tx: number): void {
     const { backendDomid, frontendId } = this.address;
-    withTransaction(this.xs, (tx) => {
-      if (this.xs.readString(`${this.frontendPath}/state`, tx) !== undefined) return;
-      this.xs.mkdir(this.frontendPath, tx);
-      this.xs.setPerms(this.frontendPath, [`n${frontendId}`, `r${backendDomid}`], tx);
-      this.xs.write(`${this.frontendPath}/backend`, this.backendPath, tx);
-      this.xs.write(`${this.frontendPath}/backend-id`, String(backendDomid), tx);
-      this.xs.write(`${this.frontendPath}/state`, String(S.Initialising), tx);
-    });
+    if (this.xs.readString(`${this.frontendPath}/state`, tx) !== undefined) return;
+    this.xs.mkdir(this.frontendPath, tx);
+    this.xs.setPerms(this.frontendPath, [`n${frontendId}`, `r${backendDomid}`], tx);
+    this.xs.write(`${this.frontendPath}/backend`, this.backendPath, tx);
+    this.xs.write(`${this.frontendPath}/backend-id`, String(backendDomid), tx);
+    this.xs.write(`${this.frontendPath}/state`, String(S.Initialising), tx);
   }
 
   private removeDirectories(): void {

@@ -55,8 +55,8 @@ export class XenNetDevice extends XenDevice {
   private readonly threaded: boolean;
   /** The connected queues' rings and ports (xenvif's queues[]); empty while unconnected. */
   private held: HeldQueue[] = [];
-  /** What realize advertised as multi-queue-max-queues (the bus's setting then). */
-  private maxQueues = 1;
+  /** What realize advertises as multi-queue-max-queues (the bus's setting when the device was made). */
+  private readonly maxQueues: number;
   /** Set by a fatal guest error: the vif stops servicing its rings (netback's `disabled`). */
   disabledReason: string | null = null;
   /** set_link: while false, frames are dropped both ways (QEMU's link_down). */
@@ -71,6 +71,7 @@ export class XenNetDevice extends XenDevice {
     // Peers other than a tap (hubs, sockets) live on the main thread, and so do their vifs' datapaths.
     this.threaded = bus.datapathThread !== null && (this.peer === null || this.peer.lendIo !== undefined);
     this.stats = this.threaded ? sharedCounters() : newCounters();
+    this.maxQueues = Math.max(1, Math.floor(bus.maxQueues ?? defaultMaxQueues()));
   }
 
   get vifName(): string {
@@ -93,9 +94,20 @@ export class XenNetDevice extends XenDevice {
   /** The backend's hotplug script (a toolstack's `script` key), once realized. */
   hotplug: VifHotplug | null = null;
 
-  /** Realizes, then starts the hotplug script the toolstack named in `script`, if any. */
+  /**
+   * Makes the datapath (the only part of realize that is not xenstore), realizes, then starts
+   * the hotplug script the toolstack named in `script`, if any.
+   */
   override realize(opts: { toolstackCreated?: boolean } = {}): void {
-    super.realize(opts);
+    this.datapath = this.makeDatapath();
+    try {
+      super.realize(opts);
+    } catch (err) {
+      this.datapath.close();
+      this.datapath = null;
+      throw err;
+    }
+    if (!this.linkUp) this.peer?.setCarrier?.(false);
     const script = this.xs.readString(`${this.backendPath}/script`);
     if (!script) return;
     const emulated = this.xs.readString(`${this.backendPath}/type`) === 'vif_ioemu';
@@ -104,25 +116,22 @@ export class XenNetDevice extends XenDevice {
     this.hotplug.start();
   }
 
-  protected realizeDevice(): void {
-    this.xs.write(`${this.frontendPath}/mac`, formatMac(this.mac));
-    this.xs.write(`${this.backendPath}/mac`, formatMac(this.mac));
-    this.xs.write(`${this.backendPath}/feature-rx-copy`, '1');
-    this.xs.write(`${this.backendPath}/feature-rx-flip`, '0');
+  protected realizeDevice(tx: number): void {
+    const write = (path: string, value: string): void => this.xs.write(path, value, tx);
+    write(`${this.frontendPath}/mac`, formatMac(this.mac));
+    write(`${this.backendPath}/mac`, formatMac(this.mac));
+    write(`${this.backendPath}/feature-rx-copy`, '1');
+    write(`${this.backendPath}/feature-rx-flip`, '0');
     // Both paths take multi-slot packets (tx: 1 + 18 slots, as netback; rx: with the
     // frontend's feature-sg). GSO and IPv6 checksum offload need a peer that can carry them.
-    this.xs.write(`${this.backendPath}/feature-sg`, '1');
+    write(`${this.backendPath}/feature-sg`, '1');
     // Multicast control, changeable while connected, as netback offers it (netif.h).
-    this.xs.write(`${this.backendPath}/feature-multicast-control`, '1');
-    this.xs.write(`${this.backendPath}/feature-dynamic-multicast-control`, '1');
-    if (this.peer?.vnetHdr) for (const key of OFFLOAD_FEATURES) this.xs.write(`${this.backendPath}/${key}`, '1');
-    // Netback writes these two outside its feature transaction, best effort.
-    this.maxQueues = Math.max(1, Math.floor(this.bus.maxQueues ?? defaultMaxQueues()));
-    this.xs.write(`${this.backendPath}/feature-split-event-channels`, '1');
-    this.xs.write(`${this.backendPath}/multi-queue-max-queues`, String(this.maxQueues));
-    this.xs.write(`${this.backendPath}/${LINK_STATE_KEY}`, this.linkUp ? '1' : '0');
-    if (!this.linkUp) this.peer?.setCarrier?.(false);
-    this.datapath = this.makeDatapath();
+    write(`${this.backendPath}/feature-multicast-control`, '1');
+    write(`${this.backendPath}/feature-dynamic-multicast-control`, '1');
+    if (this.peer?.vnetHdr) for (const key of OFFLOAD_FEATURES) write(`${this.backendPath}/${key}`, '1');
+    write(`${this.backendPath}/feature-split-event-channels`, '1');
+    write(`${this.backendPath}/multi-queue-max-queues`, String(this.maxQueues));
+    write(`${this.backendPath}/${LINK_STATE_KEY}`, this.linkUp ? '1' : '0');
   }
 
   private makeDatapath(): VifDatapathControl {
