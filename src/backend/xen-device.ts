@@ -36,7 +36,7 @@
 import { errorCode, errorMessage } from '../common/errors.js';
 import { Logger } from '../common/log.js';
 import { XenbusState, xenbusStateName, parseXenbusState, type XenbusStateValue } from '../protocol/xenbus.js';
-import { exists, withTransaction } from '../xen/xenstore/index.js';
+import { exists, withTransaction, writeKeys } from '../xen/xenstore/index.js';
 import type { XenBus } from './xen-bus.js';
 import { ConnectFatal } from './connect-fatal.js';
 import { backendPath, deviceName, errorPath, frontendPath, type DeviceAddress } from './xen-paths.js';
@@ -234,10 +234,8 @@ export abstract class XenDevice {
     if (exists(this.xs, this.backendPath, tx)) this.xs.rm(this.backendPath, tx);
     this.xs.mkdir(this.backendPath, tx);
     this.xs.setPerms(this.backendPath, [`n${backendDomid}`, `r${frontendId}`], tx);
-    this.xs.write(`${this.backendPath}/frontend`, this.frontendPath, tx);
-    this.xs.write(`${this.backendPath}/frontend-id`, String(frontendId), tx);
-    this.xs.write(`${this.backendPath}/online`, '1', tx);
-    this.xs.write(`${this.backendPath}/hotplug-status`, 'connected', tx);
+    writeKeys(this.xs, this.backendPath,
+      { frontend: this.frontendPath, 'frontend-id': frontendId, online: 1, 'hotplug-status': 'connected' }, tx);
   }
 
   /**
@@ -269,9 +267,7 @@ export abstract class XenDevice {
     if (this.xs.readString(`${this.frontendPath}/state`, tx) !== undefined) return;
     this.xs.mkdir(this.frontendPath, tx);
     this.xs.setPerms(this.frontendPath, [`n${frontendId}`, `r${backendDomid}`], tx);
-    this.xs.write(`${this.frontendPath}/backend`, this.backendPath, tx);
-    this.xs.write(`${this.frontendPath}/backend-id`, String(backendDomid), tx);
-    this.xs.write(`${this.frontendPath}/state`, String(S.Initialising), tx);
+    writeKeys(this.xs, this.frontendPath, { backend: this.backendPath, 'backend-id': backendDomid, state: S.Initialising }, tx);
   }
 
   private removeDirectories(): void {

@@ -9,6 +9,7 @@
 import { availableParallelism } from 'node:os';
 import { EINVAL } from '../../common/errno.js';
 import { formatMac } from '../../common/mac.js';
+import { writeKeys } from '../../xen/xenstore/index.js';
 import { XenbusState } from '../../protocol/xenbus.js';
 import { VifHotplug } from '../hotplug.js';
 import type { NetClient } from '../net/net-client.js';
@@ -117,21 +118,18 @@ export class XenNetDevice extends XenDevice {
   }
 
   protected realizeDevice(tx: number): void {
-    const write = (path: string, value: string): void => this.xs.write(path, value, tx);
-    write(`${this.frontendPath}/mac`, formatMac(this.mac));
-    write(`${this.backendPath}/mac`, formatMac(this.mac));
-    write(`${this.backendPath}/feature-rx-copy`, '1');
-    write(`${this.backendPath}/feature-rx-flip`, '0');
-    // Both paths take multi-slot packets (tx: 1 + 18 slots, as netback; rx: with the
-    // frontend's feature-sg). GSO and IPv6 checksum offload need a peer that can carry them.
-    write(`${this.backendPath}/feature-sg`, '1');
-    // Multicast control, changeable while connected, as netback offers it (netif.h).
-    write(`${this.backendPath}/feature-multicast-control`, '1');
-    write(`${this.backendPath}/feature-dynamic-multicast-control`, '1');
-    if (this.peer?.vnetHdr) for (const key of OFFLOAD_FEATURES) write(`${this.backendPath}/${key}`, '1');
-    write(`${this.backendPath}/feature-split-event-channels`, '1');
-    write(`${this.backendPath}/multi-queue-max-queues`, String(this.maxQueues));
-    write(`${this.backendPath}/${LINK_STATE_KEY}`, this.linkUp ? '1' : '0');
+    this.xs.write(`${this.frontendPath}/mac`, formatMac(this.mac), tx);
+    const keys: Record<string, string | number> = {
+      mac: formatMac(this.mac), 'feature-rx-copy': 1, 'feature-rx-flip': 0,
+      // Both paths take multi-slot packets (tx: 1 + 18 slots, as netback; rx: with the
+      // frontend's feature-sg). GSO and IPv6 checksum offload need a peer that can carry them.
+      'feature-sg': 1,
+      // Multicast control, changeable while connected, as netback offers it (netif.h).
+      'feature-multicast-control': 1, 'feature-dynamic-multicast-control': 1,
+      'feature-split-event-channels': 1, 'multi-queue-max-queues': this.maxQueues, [LINK_STATE_KEY]: this.linkUp ? 1 : 0,
+    };
+    if (this.peer?.vnetHdr) for (const key of OFFLOAD_FEATURES) keys[key] = 1;
+    writeKeys(this.xs, this.backendPath, keys, tx);
   }
 
   private makeDatapath(): VifDatapathControl {

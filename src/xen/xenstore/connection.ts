@@ -119,6 +119,14 @@ export class XsConnection implements WatchSubscriber, XsHandle {
     }
   }
 
+  readStrings(paths: readonly string[], tx?: number): Array<string | undefined> {
+    return paths.map((p) => this.readString(p, tx));
+  }
+
+  writeAll(entries: ReadonlyArray<readonly [string, string]>, tx?: number): void {
+    for (const [path, value] of entries) this.write(path, value, tx);
+  }
+
   /** The value as a decimal integer, undefined if the node does not exist; EINVAL if it is not one. */
   readInt(path: string, tx?: number): number | undefined {
     const text = this.readString(path, tx);

@@ -13,6 +13,13 @@ export interface XsHandle {
   /** The value as UTF-8, or undefined if the node does not exist. */
   readString(path: string, tx?: number): string | undefined;
   write(path: string, value: Buffer | Uint8Array | string, tx?: number): void;
+  /**
+   * Several reads at once, each value as UTF-8 or undefined where the node does not exist: one
+   * round trip's wait for all of them over a socket (the requests are pipelined).
+   */
+  readStrings(paths: readonly string[], tx?: number): Array<string | undefined>;
+  /** Several writes at once, pipelined as readStrings' reads are; the first failure is thrown. */
+  writeAll(entries: ReadonlyArray<readonly [string, string]>, tx?: number): void;
   mkdir(path: string, tx?: number): void;
   rm(path: string, tx?: number): void;
   directory(path: string, tx?: number): string[];

@@ -48,7 +48,13 @@ export function withTransaction<T>(
 
 /** Writes several keys below `dir` (in `tx` if given); values are written as text. */
 export function writeKeys(conn: XsHandle, dir: string, keys: Readonly<Record<string, string | number>>, tx?: number): void {
-  for (const [key, value] of Object.entries(keys)) conn.write(joinPath(dir, key), String(value), tx);
+  conn.writeAll(Object.entries(keys).map(([key, value]) => [joinPath(dir, key), String(value)] as const), tx);
+}
+
+/** `keys` of `dir` in one pipelined round trip: each value, or undefined where the node does not exist. */
+export function readKeys<K extends string>(conn: XsHandle, dir: string, keys: readonly K[], tx?: number): Record<K, string | undefined> {
+  const values = conn.readStrings(keys.map((k) => joinPath(dir, k)), tx);
+  return Object.fromEntries(keys.map((k, i) => [k, values[i]])) as Record<K, string | undefined>;
 }
 
 /** DIRECTORY, or [] if the node does not exist; other errors are thrown. */

@@ -7,7 +7,7 @@ export type { XsHandle } from './handle.js';
 export {
   XsError, XS_ERROR_CODES, XS_ERRNO, isXsError, isXsErrorCode, describeXsError, withXsContext, type XsErrorCode,
 } from './errors.js';
-export { withTransaction, writeKeys, directoryOrEmpty, exists, DEFAULT_TRANSACTION_RETRIES } from './helpers.js';
+export { withTransaction, writeKeys, readKeys, directoryOrEmpty, exists, DEFAULT_TRANSACTION_RETRIES } from './helpers.js';
 export { DEFAULT_QUOTAS, entrySize, type Quotas } from './quota.js';
 export { XENSTORE_PAYLOAD_MAX, type DirectoryPart } from './ops.js';
 export {

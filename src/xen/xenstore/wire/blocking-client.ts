@@ -149,6 +149,14 @@ export class XsBlockingClient implements XsHandle {
     this.call('write', `write ${path}`, path, value, tx);
   }
 
+  readStrings(paths: readonly string[], tx = 0): Array<string | undefined> {
+    return this.call('readStrings', `read ${paths.length} nodes`, [...paths], tx) as Array<string | undefined>;
+  }
+
+  writeAll(entries: ReadonlyArray<readonly [string, string]>, tx = 0): void {
+    this.call('writeAll', `write ${entries.length} nodes`, entries.map(([p, v]) => [p, v]), tx);
+  }
+
   mkdir(path: string, tx = 0): void {
     this.call('mkdir', `mkdir ${path}`, path, tx);
   }

@@ -7,7 +7,7 @@ import type { MessagePort } from 'node:worker_threads';
 /** The methods of XsClient the main thread may call. */
 export const BLOCKING_METHODS = [
   'read', 'write', 'mkdir', 'rm', 'directory', 'getPerms', 'setPerms', 'watch', 'unwatch',
-  'transactionStart', 'transactionEnd', 'getDomainPath', 'isDomainIntroduced',
+  'transactionStart', 'transactionEnd', 'getDomainPath', 'isDomainIntroduced', 'readStrings', 'writeAll',
 ] as const;
 export type BlockingMethod = (typeof BLOCKING_METHODS)[number];
 

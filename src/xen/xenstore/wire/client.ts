@@ -131,6 +131,23 @@ export class XsClient extends EventEmitter<XsClientEvents> {
     return reply.toString('utf8').replace(/\0+$/, '');
   }
 
+  /** Pipelined reads: each value as UTF-8, undefined where the node does not exist. */
+  async readStrings(paths: readonly string[], tx = 0): Promise<Array<string | undefined>> {
+    return Promise.all(paths.map(async (p) => {
+      try {
+        return (await this.read(p, tx)).toString('utf8');
+      } catch (err) {
+        if (err instanceof XsError && err.code === 'ENOENT') return undefined;
+        throw err;
+      }
+    }));
+  }
+
+  /** Pipelined writes; the first failure rejects (the others still get their replies). */
+  async writeAll(entries: ReadonlyArray<readonly [string, string]>, tx = 0): Promise<void> {
+    await Promise.all(entries.map(([p, v]) => this.write(p, v, tx)));
+  }
+
   /** "T" or "F", as xenstored answers (docs/misc/xenstore.txt). */
   async isDomainIntroduced(domid: number): Promise<boolean> {
     const reply = await this.request(T.IS_DOMAIN_INTRODUCED, nulTerminated(String(domid)));
