@@ -7,12 +7,13 @@ import { expect } from 'chai';
 import { execFileSync } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import ts from 'typescript';
 import { Dispatcher } from '../../src/qmp/dispatcher.js';
 import { schemaDir } from '../../src/schema/registry.js';
+import { REPO, typeCheck, type TypeCheck } from '../helpers/typecheck.js';
 
-const ROOT = dirname(schemaDir());
+const ROOT = REPO;
 const GENERATOR = join(ROOT, 'scripts/gen-schema-types.mjs');
 const GENERATED = join(ROOT, 'src/schema/generated/schema-types.ts');
 /** The handlers the mutations below concern. */
@@ -43,29 +44,9 @@ function editSchema(dir: string, file: string, edit: (schema: Json) => void): vo
   writeFileSync(path, JSON.stringify(schema, null, 2));
 }
 
-/**
- * The compiler's errors in `files` when the generated types are `generated` instead of what is
- * on disk: the project's options, and a host that reads that one file from memory.
- */
-function typeErrors(files: string[], generated: string, oldProgram?: ts.Program): { errors: Map<string, string[]>; program: ts.Program } {
-  const config = ts.getParsedCommandLineOfConfigFile(join(ROOT, 'tsconfig.json'), {}, {
-    ...ts.sys, onUnRecoverableConfigFileDiagnostic: (d) => { throw new Error(ts.flattenDiagnosticMessageText(d.messageText, '\n')); },
-  });
-  if (!config) throw new Error('tsconfig.json does not parse');
-  const options = { ...config.options, noEmit: true };
-  const host = ts.createCompilerHost(options);
-  const getSourceFile = host.getSourceFile.bind(host);
-  host.getSourceFile = (name, language, onError, shouldCreate) => (name === GENERATED
-    ? ts.createSourceFile(name, generated, language) : getSourceFile(name, language, onError, shouldCreate));
-  const program = ts.createProgram({ rootNames: files, options, host, ...(oldProgram ? { oldProgram } : {}) });
-  const errors = new Map<string, string[]>();
-  for (const file of files) {
-    const source = program.getSourceFile(file);
-    if (!source) throw new Error(`${file} is not in the program`);
-    errors.set(file.slice(ROOT.length + 1), program.getSemanticDiagnostics(source)
-      .map((d) => ts.flattenDiagnosticMessageText(d.messageText, '\n')));
-  }
-  return { errors, program };
+/** The compiler's errors in `files` when the generated types are `generated` instead of what is on disk. */
+function typeErrors(files: string[], generated: string, oldProgram?: ts.Program): TypeCheck {
+  return typeCheck(files, new Map([[GENERATED, generated]]), oldProgram);
 }
 
 function generate(schema: string, out: string): string {

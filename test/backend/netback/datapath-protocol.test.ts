@@ -6,35 +6,18 @@
 import { expect } from 'chai';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import ts from 'typescript';
-import { schemaDir } from '../../../src/schema/registry.js';
+import { REPO, typeCheck } from '../../helpers/typecheck.js';
 
-const ROOT = join(schemaDir(), '..');
-const DIR = join(ROOT, 'src/backend/netback');
+const DIR = join(REPO, 'src/backend/netback');
 const PROTOCOL = join(DIR, 'datapath-protocol.ts');
 const WORKER = join(DIR, 'datapath-worker.ts');
 const THREAD = join(DIR, 'datapath-thread.ts');
+const rel = (file: string): string => file.slice(REPO.length + 1);
 
-/** tsc's errors, file by file, with some files' text replaced. */
+/** tsc's errors in the caller and the worker (repository-relative names), some files' text replaced. */
 function typeErrors(replaced: Map<string, string>): Map<string, string[]> {
-  const config = ts.getParsedCommandLineOfConfigFile(join(ROOT, 'tsconfig.json'), {}, {
-    ...ts.sys, onUnRecoverableConfigFileDiagnostic: (d) => { throw new Error(ts.flattenDiagnosticMessageText(d.messageText, '\n')); },
-  });
-  if (!config) throw new Error('tsconfig.json does not parse');
-  const options = { ...config.options, noEmit: true };
-  const host = ts.createCompilerHost(options);
-  const read = host.getSourceFile.bind(host);
-  host.getSourceFile = (name, language, onError, shouldCreate) => {
-    const text = replaced.get(name);
-    return text !== undefined ? ts.createSourceFile(name, text, language) : read(name, language, onError, shouldCreate);
-  };
-  const program = ts.createProgram({ rootNames: [WORKER, THREAD], options, host });
-  const errors = new Map<string, string[]>();
-  for (const d of ts.getPreEmitDiagnostics(program)) {
-    const file = d.file?.fileName ?? '(global)';
-    errors.set(file, [...(errors.get(file) ?? []), ts.flattenDiagnosticMessageText(d.messageText, '\n')]);
-  }
-  return errors;
+  const { errors } = typeCheck([WORKER, THREAD], replaced);
+  return new Map([...errors].filter(([, list]) => list.length > 0));
 }
 
 /** `text` without the one line that matches `line`; fails if there is not exactly one. */
@@ -55,13 +38,13 @@ describe('the datapath thread\'s typed operations', function () {
   it('refuse a call the table does not have, once an operation is taken out of it', () => {
     const protocol = without(readFileSync(PROTOCOL, 'utf8'), /^ {2}kick: \{ args: VifRef; result: void \};$/);
     const errors = typeErrors(new Map([[PROTOCOL, protocol]]));
-    expect((errors.get(THREAD) ?? []).join('\n'), 'the caller').to.match(/"kick"/);
-    expect((errors.get(WORKER) ?? []).join('\n'), 'the worker serving more than the table').to.match(/kick/);
+    expect((errors.get(rel(THREAD)) ?? []).join('\n'), 'the caller').to.match(/"kick"/);
+    expect((errors.get(rel(WORKER)) ?? []).join('\n'), 'the worker serving more than the table').to.match(/kick/);
   });
 
   it('refuse a worker that does not serve every operation', () => {
     const worker = without(readFileSync(WORKER, 'utf8'), /^ {2}kick: \(a\) => /);
     const errors = typeErrors(new Map([[WORKER, worker]]));
-    expect((errors.get(WORKER) ?? []).join('\n')).to.match(/Property 'kick' is missing/);
+    expect((errors.get(rel(WORKER)) ?? []).join('\n')).to.match(/Property 'kick' is missing/);
   });
 });
