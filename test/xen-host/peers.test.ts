@@ -1,8 +1,9 @@
 // The two reference backends serving one real domU's netfront in the shared lab, measured as
 // vifd's host platform will be: Linux's kernel netback and QEMU's xen-net-device. Proves the
-// peer helpers work and prints the figures vifd is compared with (VIFD_XEN_PEER_MIB sets the
-// transfer size, 16 MiB by default). The QEMU peer needs qemu-system-xen from bookworm-backports
-// (scripts/xen-host-setup.sh --with-qemu-peer): without it, its test skips and says so.
+// peer helpers work and prints their figures (VIFD_XEN_PEER_MIB sets the transfer size, 4 MiB by
+// default; npm run bench:xen compares vifd with them at 16). The QEMU peer needs qemu-system-xen
+// from bookworm-backports (scripts/xen-host-setup.sh --with-qemu-peer, which CI runs): without it,
+// its test skips and says so.
 
 import { expect } from 'chai';
 import type { DomU } from './domu.js';
@@ -10,7 +11,8 @@ import type { Lab } from './lab.js';
 import { figuresTable, measurePeer, qemuPeerMissing, type PeerFigures, type PeerName } from './peers.js';
 import { describeXen, sharedLab } from './shared-lab.js';
 
-const MIB = Number(process.env['VIFD_XEN_PEER_MIB'] ?? 16);
+/** Enough to prove the peers carry TCP; bench:xen measures them at 16 MiB. */
+const MIB = Number(process.env['VIFD_XEN_PEER_MIB'] ?? 4);
 const DOMU_IP = '10.99.0.2';
 const DOM0_ADDR = '10.99.0.1/24';
 
