@@ -102,7 +102,11 @@ export class DomU {
     for (;;) {
       const line = this.console(opts.after ?? 0).split('\n').find((l) => re.test(l));
       if (line !== undefined) return line;
-      if (Date.now() > deadline) throw new Error(`${this.name}: no console line matching ${re} within ${timeoutMs / 1000} s`);
+      if (Date.now() > deadline) {
+        const said = this.console(opts.after ?? 0).split('\n').filter((l) => l.includes('VIFD-DOMU:')).slice(-10);
+        throw new Error(`${this.name}: no console line matching ${re} within ${timeoutMs / 1000} s`
+          + `; what it said meanwhile: ${said.length ? `\n${said.join('\n')}` : 'nothing'}`);
+      }
       await sleep(100);
     }
   }

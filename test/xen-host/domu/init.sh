@@ -40,13 +40,19 @@ done
 ip link set lo up
 
 # Interface watcher: a vif is hot-plugged (and unplugged) long after boot, maybe many times.
+# A device is known by its ifindex, not its name: a netfront reload can free ethN and take it
+# again between two looks, and the new ethN must still be announced (and given its address).
 (
   while true; do
     for dev in /sys/class/net/eth*; do
       [ -e "$dev" ] || continue
       ifname=${dev##*/}
-      [ -e "/tmp/seen.$ifname" ] && continue
-      touch "/tmp/seen.$ifname"
+      read -r ifindex < "$dev/ifindex" || continue
+      seen=
+      [ -e "/tmp/seen.$ifname" ] && read -r seen < "/tmp/seen.$ifname"
+      [ "$seen" = "$ifindex" ] && continue
+      [ -n "$seen" ] && say "$ifname gone"
+      echo "$ifindex" > "/tmp/seen.$ifname"
       say "$ifname appeared mac $(cat "$dev/address")"
       if [ -f "/tmp/addr/$ifname" ]; then
         addr=$(cat "/tmp/addr/$ifname")
