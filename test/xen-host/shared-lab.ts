@@ -57,7 +57,8 @@ export function describeXen(title: string, body: (this: Mocha.Suite) => void): M
   });
 }
 
-function inCi(): boolean {
+/** Whether this is a CI run (CI set, and not to 0/false/no): there a missing prerequisite fails. */
+export function inCi(): boolean {
   const ci = process.env['CI'] ?? '';
   return ci !== '' && !/^(0|false|no)$/i.test(ci);
 }
