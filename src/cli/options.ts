@@ -1,6 +1,8 @@
 // The vifd command line, QEMU style. Every option may be spelled with one dash or two.
 
 import { isLoopbackHost } from '../dashboard/access.js';
+// Not the xenstore's index: the command line is parsed before anything else is loaded.
+import { DOMID_FIRST_RESERVED } from '../xen/xenstore/domains.js';
 import { OptionError, parseBool, parseOpts, takeKnown } from './qemu-opts.js';
 import { DEFAULT_XENSTORE_SOCKET, parseXenstoreOption, XENSTORE_USAGE, type XenstoreSpec } from './xenstore-option.js';
 
@@ -187,8 +189,8 @@ function parseMachine(option: string, value: string): Accel {
 
 function parseDomid(option: string, value: string): number {
   const domid = Number(value);
-  if (!/^\d+$/.test(value) || domid < 1 || domid >= 0x7ff0) {
-    throw new OptionError(option, `domid must be an integer from 1 to ${0x7ff0 - 1}, not '${value}'`);
+  if (!/^\d+$/.test(value) || domid < 1 || domid >= DOMID_FIRST_RESERVED) {
+    throw new OptionError(option, `domid must be an integer from 1 to ${DOMID_FIRST_RESERVED - 1}, not '${value}'`);
   }
   return domid;
 }
@@ -246,10 +248,7 @@ function parseGuest(value: string, existing: GuestSpec[]): GuestSpec {
   takeKnown('guest', p, ['domid', 'name', 'queues']);
   const text = p.params.get('domid');
   if (text === undefined) throw new OptionError('guest', "Parameter 'domid' is missing");
-  const domid = Number(text);
-  if (!/^\d+$/.test(text) || domid < 1 || domid >= 0x7ff0) {
-    throw new OptionError('guest', `domid must be an integer from 1 to ${0x7ff0 - 1}, not '${text}'`);
-  }
+  const domid = parseDomid('guest', text);
   if (existing.some((g) => g.domid === domid)) throw new OptionError('guest', `domid ${domid} given twice`);
   const spec: GuestSpec = { domid, name: p.params.get('name') ?? `guest${domid}` };
   const queues = p.params.get('queues');

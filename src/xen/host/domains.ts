@@ -5,7 +5,7 @@
 // xenstored no longer has is gone: destroyed, crashed, or shut down and torn down by xl.
 
 import type { DomainInfo, Domains } from '../backend-ops.js';
-import type { XsHandle } from '../xenstore/index.js';
+import { DOMID_FIRST_RESERVED, type XsHandle } from '../xenstore/index.js';
 
 const TOKEN = 'vifd-domains';
 const BACKEND_DOMID = 0;
@@ -29,7 +29,7 @@ export class HostDomains implements Domains {
   }
 
   exists(domid: number): boolean {
-    return Number.isInteger(domid) && domid >= 0 && domid < 0x7ff0 && this.xs.isDomainIntroduced(domid);
+    return Number.isInteger(domid) && domid >= 0 && domid < DOMID_FIRST_RESERVED && this.xs.isDomainIntroduced(domid);
   }
 
   onGone(listener: (domid: number) => void): () => void {
